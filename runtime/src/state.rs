@@ -1,0 +1,279 @@
+//! The arena root and the context every heap operation receives.
+
+use std::cell::{Cell, RefCell};
+use std::io::{BufWriter, Write};
+use std::rc::Rc;
+
+use gc_arena::{lock::RefLock, Collect, Gc, Mutation};
+
+use crate::table::Table;
+use crate::thread::Thread;
+use crate::value::{LuaStr, Value};
+
+/// Live bytes of strings and table storage, with the configured limit.
+/// Each charged object holds a [`Charge`] that gives its bytes back when
+/// the collector frees it.
+#[derive(Debug)]
+pub struct MemoryMeter {
+    used: Cell<usize>,
+    pub limit: usize,
+}
+
+impl MemoryMeter {
+    pub fn new(limit: usize) -> Rc<MemoryMeter> {
+        Rc::new(MemoryMeter {
+            used: Cell::new(0),
+            limit,
+        })
+    }
+
+    pub fn used(&self) -> usize {
+        self.used.get()
+    }
+
+    pub fn over_limit(&self) -> bool {
+        self.used.get() > self.limit
+    }
+
+    /// Whether `extra` more bytes would stay within the limit.
+    pub fn allows(&self, extra: usize) -> bool {
+        self.used.get().saturating_add(extra) <= self.limit
+    }
+}
+
+/// Bytes charged to the meter on behalf of one heap object.
+#[derive(Debug)]
+pub struct Charge {
+    meter: Rc<MemoryMeter>,
+    bytes: Cell<usize>,
+}
+
+impl Charge {
+    pub fn new(meter: &Rc<MemoryMeter>, bytes: usize) -> Charge {
+        meter.used.set(meter.used.get().saturating_add(bytes));
+        Charge {
+            meter: meter.clone(),
+            bytes: Cell::new(bytes),
+        }
+    }
+
+    pub fn resize(&self, bytes: usize) {
+        let used = self.meter.used.get() - self.bytes.get();
+        self.meter.used.set(used.saturating_add(bytes));
+        self.bytes.set(bytes);
+    }
+}
+
+impl Drop for Charge {
+    fn drop(&mut self) {
+        self.meter
+            .used
+            .set(self.meter.used.get().saturating_sub(self.bytes.get()));
+    }
+}
+
+/// Metamethod events, in the order of [`State::event_names`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    Index,
+    NewIndex,
+    Call,
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Mod,
+    Pow,
+    Unm,
+    IDiv,
+    BAnd,
+    BOr,
+    BXor,
+    Shl,
+    Shr,
+    BNot,
+    Concat,
+    Len,
+    Eq,
+    Lt,
+    Le,
+    Close,
+    ToString,
+    Name,
+    Pairs,
+    Metatable,
+}
+
+impl Event {
+    pub const ALL: [Event; 27] = [
+        Event::Index,
+        Event::NewIndex,
+        Event::Call,
+        Event::Add,
+        Event::Sub,
+        Event::Mul,
+        Event::Div,
+        Event::Mod,
+        Event::Pow,
+        Event::Unm,
+        Event::IDiv,
+        Event::BAnd,
+        Event::BOr,
+        Event::BXor,
+        Event::Shl,
+        Event::Shr,
+        Event::BNot,
+        Event::Concat,
+        Event::Len,
+        Event::Eq,
+        Event::Lt,
+        Event::Le,
+        Event::Close,
+        Event::ToString,
+        Event::Name,
+        Event::Pairs,
+        Event::Metatable,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Event::Index => "__index",
+            Event::NewIndex => "__newindex",
+            Event::Call => "__call",
+            Event::Add => "__add",
+            Event::Sub => "__sub",
+            Event::Mul => "__mul",
+            Event::Div => "__div",
+            Event::Mod => "__mod",
+            Event::Pow => "__pow",
+            Event::Unm => "__unm",
+            Event::IDiv => "__idiv",
+            Event::BAnd => "__band",
+            Event::BOr => "__bor",
+            Event::BXor => "__bxor",
+            Event::Shl => "__shl",
+            Event::Shr => "__shr",
+            Event::BNot => "__bnot",
+            Event::Concat => "__concat",
+            Event::Len => "__len",
+            Event::Eq => "__eq",
+            Event::Lt => "__lt",
+            Event::Le => "__le",
+            Event::Close => "__close",
+            Event::ToString => "__tostring",
+            Event::Name => "__name",
+            Event::Pairs => "__pairs",
+            Event::Metatable => "__metatable",
+        }
+    }
+}
+
+/// Everything the runtime keeps: the arena root.
+#[derive(Collect)]
+#[collect(no_drop)]
+pub struct State<'gc> {
+    pub globals: Table<'gc>,
+    /// Library tables by name (`string`, `table`, ...), as `package.loaded`.
+    pub registry: Table<'gc>,
+    pub main_thread: Thread<'gc>,
+    /// The chain of running coroutines; the last one is executing.
+    pub running: Gc<'gc, RefLock<Vec<Thread<'gc>>>>,
+    /// The metatable shared by all strings.
+    pub string_meta: Gc<'gc, RefLock<Option<Table<'gc>>>>,
+    pub event_names: Box<[LuaStr<'gc>]>,
+    #[collect(require_static)]
+    pub next_id: Cell<u64>,
+    #[collect(require_static)]
+    pub meter: Rc<MemoryMeter>,
+    /// Where `print` and `io.write` go (buffered; flushed at exit and
+    /// before reading input).
+    #[collect(require_static)]
+    pub stdout: RefCell<Box<dyn Write>>,
+    #[collect(require_static)]
+    pub allow_files: Cell<bool>,
+}
+
+/// What every heap operation needs: the mutation handle and the root.
+#[derive(Clone, Copy)]
+pub struct Ctx<'gc> {
+    pub mc: &'gc Mutation<'gc>,
+    pub state: &'gc State<'gc>,
+}
+
+impl<'gc> Ctx<'gc> {
+    /// A fresh object id: monotonic, never reused.
+    pub fn next_id(self) -> u64 {
+        let id = self.state.next_id.get();
+        self.state.next_id.set(id + 1);
+        id
+    }
+
+    pub fn charge(self, bytes: usize) -> Charge {
+        Charge::new(&self.state.meter, bytes)
+    }
+
+    pub fn str(self, s: &str) -> Value<'gc> {
+        Value::String(LuaStr::new(self, s.as_bytes()))
+    }
+
+    pub fn bytes(self, s: &[u8]) -> Value<'gc> {
+        Value::String(LuaStr::new(self, s))
+    }
+
+    pub fn event(self, e: Event) -> LuaStr<'gc> {
+        self.state.event_names[e as usize]
+    }
+
+    /// The metatable of any value.
+    pub fn metatable(self, v: Value<'gc>) -> Option<Table<'gc>> {
+        match v {
+            Value::Table(t) => t.metatable(),
+            Value::String(_) => *self.state.string_meta.borrow(),
+            _ => None,
+        }
+    }
+
+    /// The metamethod `e` of `v`, or nil.
+    pub fn metamethod(self, v: Value<'gc>, e: Event) -> Value<'gc> {
+        match self.metatable(v) {
+            Some(mt) => mt.get(Value::String(self.event(e))),
+            None => Value::Nil,
+        }
+    }
+}
+
+impl<'gc> State<'gc> {
+    pub fn new(mc: &'gc Mutation<'gc>, meter: Rc<MemoryMeter>) -> State<'gc> {
+        // Ids are needed before the state exists; bootstrap with a counter
+        // that the state then continues.
+        let next_id = Cell::new(1);
+        let names: Vec<LuaStr<'gc>> = Event::ALL
+            .iter()
+            .map(|e| LuaStr::bootstrap(mc, &next_id, &meter, e.name().as_bytes()))
+            .collect();
+        let globals = Table::bootstrap(mc, &next_id, &meter);
+        let registry = Table::bootstrap(mc, &next_id, &meter);
+        let main_thread = Thread::bootstrap(mc, &next_id);
+        State {
+            globals,
+            registry,
+            main_thread,
+            running: Gc::new(mc, RefLock::new(vec![main_thread])),
+            string_meta: Gc::new(mc, RefLock::new(None)),
+            event_names: names.into_boxed_slice(),
+            next_id,
+            meter,
+            stdout: RefCell::new(Box::new(BufWriter::new(std::io::stdout()))),
+            allow_files: Cell::new(true),
+        }
+    }
+}
+
+/// Runs `f` with a context over a fresh arena (for unit tests).
+#[cfg(test)]
+pub fn with_test_ctx(f: impl for<'gc> FnOnce(Ctx<'gc>)) {
+    use gc_arena::{Arena, Rootable};
+    let meter = MemoryMeter::new(usize::MAX);
+    let arena = Arena::<Rootable![State<'_>]>::new(|mc| State::new(mc, meter));
+    arena.mutate(|mc, state| f(Ctx { mc, state }));
+}

@@ -1,0 +1,85 @@
+//! The standard library. Each module lists its natives with their stable
+//! names; [`ALL`] is the registry a checkpoint restore resolves names in.
+
+pub mod base;
+pub mod coroutine;
+pub mod io;
+pub mod math;
+pub mod os;
+pub mod string;
+pub mod table;
+pub mod utf8;
+
+use crate::native::NativeFn;
+use crate::runtime::Config;
+use crate::state::Ctx;
+use crate::table::Table;
+use crate::value::{Native, Value};
+
+/// Every library's natives, by stable name.
+pub fn all() -> impl Iterator<Item = &'static (&'static str, NativeFn)> {
+    base::FUNCTIONS
+        .iter()
+        .chain(coroutine::FUNCTIONS)
+        .chain(io::FUNCTIONS)
+        .chain(math::FUNCTIONS)
+        .chain(os::FUNCTIONS)
+        .chain(string::FUNCTIONS)
+        .chain(table::FUNCTIONS)
+        .chain(utf8::FUNCTIONS)
+}
+
+/// Looks a native up by its stable name.
+pub fn find(name: &str) -> Option<NativeFn> {
+    all().find(|(n, _)| *n == name).map(|(_, f)| *f)
+}
+
+/// Creates a native function value.
+pub fn native<'gc>(ctx: Ctx<'gc>, name: &'static str, f: NativeFn) -> Value<'gc> {
+    Value::Native(Native::new(ctx, name, f, Box::new([])))
+}
+
+/// Stores `functions` (`lib.name` or `name` for globals) into `table`.
+fn register<'gc>(ctx: Ctx<'gc>, table: Table<'gc>, functions: &'static [(&'static str, NativeFn)]) {
+    for (name, f) in functions {
+        let key = name.rsplit('.').next().unwrap_or(name);
+        table.set_str(ctx, key, native(ctx, name, *f));
+    }
+}
+
+/// A library table registered as a global and in the registry.
+fn library<'gc>(ctx: Ctx<'gc>, name: &str, functions: &'static [(&'static str, NativeFn)]) -> Table<'gc> {
+    let t = Table::new(ctx);
+    register(ctx, t, functions);
+    ctx.state.globals.set_str(ctx, name, Value::Table(t));
+    ctx.state.registry.set_str(ctx, name, Value::Table(t));
+    t
+}
+
+pub fn open<'gc>(ctx: Ctx<'gc>, config: &Config) {
+    ctx.state.allow_files.set(config.allow_files);
+    let g = ctx.state.globals;
+    register(ctx, g, base::FUNCTIONS);
+    g.set_str(ctx, "_G", Value::Table(g));
+    g.set_str(ctx, "_VERSION", ctx.str("Lua 5.4"));
+    library(ctx, "coroutine", coroutine::FUNCTIONS);
+    let io = library(ctx, "io", io::FUNCTIONS);
+    // io.write returns the file; without files, that is the io table.
+    ctx.state.registry.set_str(ctx, "io.stdout", Value::Table(io));
+    io.set_str(ctx, "stdout", Value::Table(io));
+    let iter = native(ctx, "io.lines.iterator", io::lines_iter);
+    ctx.state.registry.set_str(ctx, "io.lines.iterator", iter);
+    library(ctx, "math", math::FUNCTIONS);
+    library(ctx, "os", os::FUNCTIONS);
+    library(ctx, "table", table::FUNCTIONS);
+    let string = library(ctx, "string", string::FUNCTIONS);
+    let meta = Table::new(ctx);
+    meta.set(ctx, Value::String(ctx.event(crate::state::Event::Index)), Value::Table(string))
+        .expect("a string key");
+    *ctx.state.string_meta.borrow_mut(ctx.mc) = Some(meta);
+    library(ctx, "utf8", utf8::FUNCTIONS);
+    math::open(ctx);
+    string::open(ctx);
+    utf8::open(ctx);
+    base::open_registry(ctx);
+}

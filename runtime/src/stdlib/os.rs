@@ -1,0 +1,5 @@
+//! The os library.
+
+use crate::native::NativeFn;
+
+pub const FUNCTIONS: &[(&str, NativeFn)] = &[];

@@ -1,0 +1,5 @@
+//! The table library.
+
+use crate::native::NativeFn;
+
+pub const FUNCTIONS: &[(&str, NativeFn)] = &[];

@@ -1,0 +1,165 @@
+//! Lua threads (coroutines and the main thread): a value stack, a frame
+//! stack and the open upvalues, all plain heap data so that a suspended
+//! thread is fully described by its fields.
+
+use gc_arena::{lock::RefLock, Collect, Gc, Mutation};
+
+use crate::native::Cont;
+use crate::state::Ctx;
+use crate::value::{Closure, Value};
+
+#[derive(Clone, Copy, Collect)]
+#[collect(no_drop)]
+pub struct Thread<'gc>(pub(crate) Gc<'gc, RefLock<ThreadState<'gc>>>);
+
+impl<'gc> PartialEq for Thread<'gc> {
+    fn eq(&self, other: &Self) -> bool {
+        Gc::ptr_eq(self.0, other.0)
+    }
+}
+
+impl<'gc> std::fmt::Debug for Thread<'gc> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "thread: {:p}", Gc::as_ptr(self.0))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Collect)]
+#[collect(require_static)]
+pub enum ThreadStatus {
+    /// Created or yielded: can be resumed.
+    Suspended,
+    Running,
+    /// Resumed another coroutine and waits for it.
+    Normal,
+    Dead,
+}
+
+/// How a finished call's results are delivered to the frame below.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Collect)]
+#[collect(require_static)]
+pub enum Ret {
+    /// Copy to the function's slot, adjusted to `n` values (-1: all, and
+    /// set the top).
+    Values(i16),
+    /// A metamethod's first result goes to this absolute stack slot.
+    Store(usize),
+    /// A comparison metamethod: if truthy(result) ~= k then skip the next
+    /// opcode of the caller.
+    Cond(bool),
+    /// Results are dropped (`__newindex`, `__close`).
+    Discard,
+}
+
+#[derive(Collect)]
+#[collect(no_drop)]
+pub struct LuaFrame<'gc> {
+    pub closure: Gc<'gc, Closure<'gc>>,
+    /// Register 0.
+    pub base: usize,
+    pub pc: usize,
+    /// The called function's slot: results are delivered here.
+    pub func: usize,
+    pub ret: Ret,
+    /// Extra arguments of a vararg function live at `func + 1 + nparams`.
+    pub varargs: usize,
+}
+
+#[derive(Collect)]
+#[collect(no_drop)]
+pub struct NativeFrame<'gc> {
+    /// The native's name, for tracebacks.
+    #[collect(require_static)]
+    pub name: &'static str,
+    pub func: usize,
+    /// Start of the native's working area (its arguments at entry).
+    pub base: usize,
+    pub ret: Ret,
+    /// What to do with the results of the call it is waiting for.
+    pub cont: Cont<'gc>,
+}
+
+#[derive(Collect)]
+#[collect(no_drop)]
+pub enum Frame<'gc> {
+    Lua(LuaFrame<'gc>),
+    Native(NativeFrame<'gc>),
+}
+
+#[derive(Collect)]
+#[collect(no_drop)]
+pub struct ThreadState<'gc> {
+    pub id: u64,
+    pub status: ThreadStatus,
+    pub stack: Vec<Value<'gc>>,
+    pub frames: Vec<Frame<'gc>>,
+    /// Open upvalues, sorted by stack slot.
+    pub open_upvalues: Vec<UpvalueRef<'gc>>,
+    /// Slots of to-be-closed variables, ascending.
+    pub tbc: Vec<usize>,
+    /// End of the values produced by the last multi-result operation.
+    pub top: usize,
+}
+
+impl<'gc> Thread<'gc> {
+    pub fn new(ctx: Ctx<'gc>) -> Thread<'gc> {
+        Self::alloc(ctx.mc, ctx.next_id())
+    }
+
+    /// For the main thread, made before the state exists.
+    pub(crate) fn bootstrap(mc: &Mutation<'gc>, ids: &std::cell::Cell<u64>) -> Thread<'gc> {
+        let id = ids.get();
+        ids.set(id + 1);
+        Self::alloc(mc, id)
+    }
+
+    fn alloc(mc: &Mutation<'gc>, id: u64) -> Thread<'gc> {
+        Thread(Gc::new(
+            mc,
+            RefLock::new(ThreadState {
+                id,
+                status: ThreadStatus::Suspended,
+                stack: Vec::new(),
+                frames: Vec::new(),
+                open_upvalues: Vec::new(),
+                tbc: Vec::new(),
+                top: 0,
+            }),
+        ))
+    }
+
+    pub fn identity(self) -> usize {
+        Gc::as_ptr(self.0) as *const () as usize
+    }
+
+    pub fn status(self) -> ThreadStatus {
+        self.0.borrow().status
+    }
+}
+
+#[derive(Collect)]
+#[collect(no_drop)]
+pub enum UpvalueState<'gc> {
+    /// Still a live register of `thread` at `slot`.
+    Open { thread: Thread<'gc>, slot: usize },
+    Closed(Value<'gc>),
+}
+
+#[derive(Collect)]
+#[collect(no_drop)]
+pub struct Upvalue<'gc> {
+    pub id: u64,
+    pub state: UpvalueState<'gc>,
+}
+
+pub type UpvalueRef<'gc> = Gc<'gc, RefLock<Upvalue<'gc>>>;
+
+pub fn new_upvalue<'gc>(ctx: Ctx<'gc>, state: UpvalueState<'gc>) -> UpvalueRef<'gc> {
+    Gc::new(
+        ctx.mc,
+        RefLock::new(Upvalue {
+            id: ctx.next_id(),
+            state,
+        }),
+    )
+}

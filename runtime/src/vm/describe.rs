@@ -1,0 +1,133 @@
+//! Names for values in error messages (`global 'x'`, `local 'y'`,
+//! `field 'z'`...), recovered from the bytecode as PUC-Rio's `getobjname`
+//! does: a register is named by the local it holds or by the opcode that
+//! last loaded it.
+
+use crate::compiler::opcode::Op;
+use crate::thread::LuaFrame;
+use crate::value::Value;
+
+/// Describes register `reg` of `frame` at its current instruction.
+pub fn register(frame: &LuaFrame<'_>, reg: u8) -> Option<String> {
+    let pc = frame.pc.saturating_sub(1);
+    describe_at(frame, pc, reg, 0)
+}
+
+fn describe_at(frame: &LuaFrame<'_>, pc: usize, reg: u8, depth: u32) -> Option<String> {
+    let proto = &frame.closure.proto;
+    let info = &proto.info;
+    if let Some(name) = local_name(frame, pc, reg) {
+        return Some(format!("local '{name}'"));
+    }
+    if depth > 4 {
+        return None;
+    }
+    // The last opcode before `pc` that wrote `reg`.
+    let code = &proto.code;
+    let mut i = pc;
+    while i > 0 {
+        i -= 1;
+        let op = code[i];
+        if writes(op) != Some(reg) {
+            if clobbers_from(op).is_some_and(|a| reg >= a) {
+                return None;
+            }
+            continue;
+        }
+        let kname = |k: usize| match proto.constants.get(k) {
+            Some(Value::String(s)) => Some(s.to_str_lossy().into_owned()),
+            _ => None,
+        };
+        return match op {
+            Op::GetTabUp { u, k, .. } => {
+                let env = info.upvalues.get(u as usize).is_some_and(|d| d.name == "_ENV");
+                let name = kname(k as usize)?;
+                Some(if env {
+                    format!("global '{name}'")
+                } else {
+                    format!("field '{name}'")
+                })
+            }
+            Op::GetField { t, k, .. } => {
+                let name = kname(k as usize)?;
+                let env = local_name(frame, i, t).is_some_and(|n| n == "_ENV");
+                Some(if env {
+                    format!("global '{name}'")
+                } else {
+                    format!("field '{name}'")
+                })
+            }
+            Op::GetUpval { u, .. } => {
+                let name = &info.upvalues.get(u as usize)?.name;
+                Some(format!("upvalue '{name}'"))
+            }
+            Op::SelfK { k, .. } => Some(format!("method '{}'", kname(k as usize)?)),
+            Op::LoadK { k, .. } => kname(k as usize).map(|s| format!("constant '{s}'")),
+            Op::Move { b, .. } if b < reg => describe_at(frame, i, b, depth + 1),
+            _ => None,
+        };
+    }
+    None
+}
+
+/// The name of the local variable held in `reg` at `pc`, if any.
+fn local_name<'a>(frame: &'a LuaFrame<'_>, pc: usize, reg: u8) -> Option<&'a str> {
+    let pc = pc as u32;
+    frame
+        .closure
+        .proto
+        .info
+        .locals
+        .iter()
+        .rev()
+        .find(|l| l.reg == reg && l.start_pc <= pc && pc < l.end_pc)
+        .map(|l| l.name.as_str())
+        .filter(|n| !n.starts_with('('))
+}
+
+/// The single register an opcode writes.
+fn writes(op: Op) -> Option<u8> {
+    Some(match op {
+        Op::Move { a, .. }
+        | Op::LoadK { a, .. }
+        | Op::LoadBool { a, .. }
+        | Op::LoadInt { a, .. }
+        | Op::GetUpval { a, .. }
+        | Op::GetTabUp { a, .. }
+        | Op::GetTable { a, .. }
+        | Op::GetField { a, .. }
+        | Op::GetIndex { a, .. }
+        | Op::NewTable { a, .. }
+        | Op::SelfK { a, .. }
+        | Op::Add { a, .. }
+        | Op::Sub { a, .. }
+        | Op::Mul { a, .. }
+        | Op::Div { a, .. }
+        | Op::IDiv { a, .. }
+        | Op::Mod { a, .. }
+        | Op::Pow { a, .. }
+        | Op::BAnd { a, .. }
+        | Op::BOr { a, .. }
+        | Op::BXor { a, .. }
+        | Op::Shl { a, .. }
+        | Op::Shr { a, .. }
+        | Op::AddInt { a, .. }
+        | Op::Concat { a, .. }
+        | Op::Unm { a, .. }
+        | Op::BNot { a, .. }
+        | Op::Not { a, .. }
+        | Op::Len { a, .. }
+        | Op::Closure { a, .. } => a,
+        _ => return None,
+    })
+}
+
+/// Opcodes that overwrite every register from some point up.
+fn clobbers_from(op: Op) -> Option<u8> {
+    match op {
+        Op::Call { a, .. } | Op::TForCall { a, .. } | Op::VarArg { a, .. } => Some(a),
+        Op::LoadNil { a, .. } => Some(a),
+        Op::SelfK { a, .. } => Some(a + 1),
+        _ => None,
+    }
+}

@@ -1,0 +1,711 @@
+//! The stackless executor.
+//!
+//! Lua-to-Lua calls push a [`LuaFrame`] onto the running thread and loop;
+//! natives run inline and answer with an [`Action`]; metamethods are called
+//! as ordinary frames whose [`Ret`] says where their result goes. Nothing
+//! here recurses in Rust per Lua call, so the whole execution state is the
+//! heap: every instruction boundary is a safepoint.
+
+mod describe;
+mod interp;
+mod ops;
+
+use gc_arena::Gc;
+
+use crate::native::{Action, Cont, NCtx, RtError};
+use crate::state::{Ctx, Event};
+use crate::thread::{
+    new_upvalue, Frame, LuaFrame, NativeFrame, Ret, Thread, ThreadState, ThreadStatus,
+    UpvalueState,
+};
+use crate::value::{Closure, Value};
+
+pub use ops::{arith, compare_le, compare_lt, tostring_number};
+
+/// Lua frames per thread before `stack overflow` (PUC-Rio allows about
+/// 200,000 nested Lua calls; 150,000 must work).
+pub const MAX_FRAMES: usize = 200_000;
+/// Stack slots per thread before `stack overflow` (LUAI_MAXSTACK).
+pub const MAX_STACK: usize = 1_000_000;
+
+/// How a run of the executor ended.
+pub enum Outcome<'gc> {
+    /// Out of fuel for this slice; call again.
+    Pending,
+    /// The main thread returned; its results are on its stack.
+    Done,
+    /// An uncaught error, with a traceback of where it was raised.
+    Error(Value<'gc>, String),
+}
+
+/// What made the interpreter leave a thread.
+enum Leave<'gc> {
+    Fuel,
+    Finished,
+    Yield,
+    Resume(Thread<'gc>),
+}
+
+/// Result of one step inside a thread.
+enum Flow<'gc> {
+    Continue,
+    Leave(Leave<'gc>),
+}
+
+type Res<'gc, T> = Result<T, RtError<'gc>>;
+
+/// Runs the current thread chain until the main thread finishes, an error
+/// escapes it, or `fuel` runs out.
+pub fn execute<'gc>(ctx: Ctx<'gc>, fuel: &mut i64) -> Outcome<'gc> {
+    let mut delivery: Option<Result<Vec<Value<'gc>>, Value<'gc>>> = None;
+    {
+        // A call prepared by `start_call` begins with its arguments
+        // delivered, like a coroutine's first resume.
+        let mut main = ctx.state.main_thread.0.borrow_mut(ctx.mc);
+        if main.status == ThreadStatus::Suspended && main.frames.is_empty() {
+            main.status = ThreadStatus::Running;
+            delivery = Some(Ok(main.stack.split_off(1)));
+        }
+    }
+    loop {
+        let cur = *ctx
+            .state
+            .running
+            .borrow()
+            .last()
+            .expect("the main thread is always running");
+        let result = {
+            let mut th = cur.0.borrow_mut(ctx.mc);
+            let mut ex = Exec { ctx, cur, th: &mut th };
+            ex.run(delivery.take(), fuel)
+        };
+        match result {
+            Ok(Leave::Fuel) => return Outcome::Pending,
+            Ok(Leave::Finished) => {
+                if cur == ctx.state.main_thread {
+                    return Outcome::Done;
+                }
+                let values = {
+                    let mut th = cur.0.borrow_mut(ctx.mc);
+                    th.status = ThreadStatus::Dead;
+                    std::mem::take(&mut th.stack)
+                };
+                pop_running(ctx);
+                delivery = Some(Ok(values));
+            }
+            Ok(Leave::Yield) => {
+                let values = {
+                    let mut th = cur.0.borrow_mut(ctx.mc);
+                    th.status = ThreadStatus::Suspended;
+                    let base = match th.frames.last() {
+                        Some(Frame::Native(f)) => f.base,
+                        _ => unreachable!("a yield leaves its native frame on top"),
+                    };
+                    th.stack.split_off(base)
+                };
+                pop_running(ctx);
+                delivery = Some(Ok(values));
+            }
+            Ok(Leave::Resume(co)) => {
+                let args = {
+                    let mut th = cur.0.borrow_mut(ctx.mc);
+                    let base = match th.frames.last() {
+                        Some(Frame::Native(f)) => f.base,
+                        _ => unreachable!("a resume leaves its native frame on top"),
+                    };
+                    th.stack.split_off(base)
+                };
+                let status = if co == cur {
+                    ThreadStatus::Running
+                } else {
+                    co.status()
+                };
+                if status != ThreadStatus::Suspended {
+                    let msg = if status == ThreadStatus::Dead {
+                        "cannot resume dead coroutine"
+                    } else {
+                        "cannot resume non-suspended coroutine"
+                    };
+                    delivery = Some(Err(ctx.str(msg)));
+                    continue;
+                }
+                cur.0.borrow_mut(ctx.mc).status = ThreadStatus::Normal;
+                co.0.borrow_mut(ctx.mc).status = ThreadStatus::Running;
+                ctx.state.running.borrow_mut(ctx.mc).push(co);
+                delivery = Some(Ok(args));
+            }
+            Err((value, traceback)) => {
+                if cur == ctx.state.main_thread {
+                    return Outcome::Error(value, traceback);
+                }
+                {
+                    let mut th = cur.0.borrow_mut(ctx.mc);
+                    th.status = ThreadStatus::Dead;
+                    th.stack.clear();
+                    th.frames.clear();
+                }
+                pop_running(ctx);
+                delivery = Some(Err(value));
+            }
+        }
+    }
+}
+
+fn pop_running(ctx: Ctx<'_>) {
+    let mut running = ctx.state.running.borrow_mut(ctx.mc);
+    running.pop();
+    if let Some(t) = running.last() {
+        t.0.borrow_mut(ctx.mc).status = ThreadStatus::Running;
+    }
+}
+
+/// Prepares the main thread to call `f` with `args`.
+pub fn start_call<'gc>(ctx: Ctx<'gc>, f: Value<'gc>, args: &[Value<'gc>]) {
+    let main = ctx.state.main_thread;
+    let mut th = main.0.borrow_mut(ctx.mc);
+    th.stack.clear();
+    th.frames.clear();
+    th.stack.push(f);
+    th.stack.extend_from_slice(args);
+    th.status = ThreadStatus::Suspended;
+    let mut running = ctx.state.running.borrow_mut(ctx.mc);
+    running.clear();
+    running.push(main);
+}
+
+/// The executor's view of one running thread.
+struct Exec<'a, 'gc> {
+    ctx: Ctx<'gc>,
+    cur: Thread<'gc>,
+    th: &'a mut ThreadState<'gc>,
+}
+
+/// A native call's bookkeeping while its action is applied.
+#[derive(Clone, Copy)]
+struct NativeCall {
+    name: &'static str,
+    func: usize,
+    base: usize,
+    ret: Ret,
+}
+
+impl<'a, 'gc> Exec<'a, 'gc> {
+    fn run(
+        &mut self,
+        delivery: Option<Result<Vec<Value<'gc>>, Value<'gc>>>,
+        fuel: &mut i64,
+    ) -> Result<Leave<'gc>, (Value<'gc>, String)> {
+        let mut step = match delivery {
+            None => Ok(Flow::Continue),
+            Some(d) => self.deliver(d),
+        };
+        loop {
+            match step {
+                Ok(Flow::Continue) => {}
+                Ok(Flow::Leave(l)) => return Ok(l),
+                Err(e) => match self.throw(e) {
+                    Ok(flow) => {
+                        step = Ok(flow);
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                },
+            }
+            step = match self.th.frames.last() {
+                None => Ok(Flow::Leave(Leave::Finished)),
+                Some(Frame::Lua(_)) => self.run_lua(fuel),
+                Some(Frame::Native(_)) => {
+                    unreachable!("native frames only wait for deliveries")
+                }
+            };
+        }
+    }
+
+    /// Hands values (or an error) from another thread to this one.
+    fn deliver(&mut self, d: Result<Vec<Value<'gc>>, Value<'gc>>) -> Res<'gc, Flow<'gc>> {
+        if self.th.frames.is_empty() {
+            // A coroutine's first resume: call its body.
+            let args = d.map_err(RtError::Value)?;
+            self.th.stack.truncate(1);
+            let nargs = args.len();
+            self.th.stack.extend(args);
+            return self.call_value(0, nargs, Ret::Values(-1));
+        }
+        let base = match self.th.frames.last() {
+            Some(Frame::Native(f)) => f.base,
+            _ => unreachable!("a waiting thread has its native frame on top"),
+        };
+        self.th.stack.truncate(base);
+        let status = match d {
+            Ok(values) => {
+                self.th.stack.extend(values);
+                Ok(())
+            }
+            Err(e) => Err(e),
+        };
+        self.resume_native(status)
+    }
+
+    // ---- calls and returns ---------------------------------------------
+
+    /// Calls `stack[f]` with the `nargs` values above it.
+    fn call_value(&mut self, f: usize, nargs: usize, ret: Ret) -> Res<'gc, Flow<'gc>> {
+        let mut nargs = nargs;
+        loop {
+            self.th.stack.truncate(f + 1 + nargs);
+            match self.th.stack[f] {
+                Value::Closure(c) => return self.push_lua_frame(c, f, nargs, ret),
+                Value::Native(n) => {
+                    let base = f + 1;
+                    let action = {
+                        let mut ncx = NCtx {
+                            ctx: self.ctx,
+                            thread: self.cur,
+                            stack: &mut self.th.stack,
+                            base,
+                            frames: &self.th.frames,
+                            upvalues: &Gc::as_ref(n).upvalues,
+                            name: n.short_name(),
+                            state: Value::Nil,
+                        };
+                        (n.func)(&mut ncx)?
+                    };
+                    let call = NativeCall {
+                        name: n.name,
+                        func: f,
+                        base,
+                        ret,
+                    };
+                    return self.apply(action, call);
+                }
+                v => {
+                    let mm = self.ctx.metamethod(v, Event::Call);
+                    if mm.is_nil() {
+                        return Err(self.call_error(f, v));
+                    }
+                    self.th.stack.insert(f, mm);
+                    nargs += 1;
+                }
+            }
+        }
+    }
+
+    fn push_lua_frame(
+        &mut self,
+        c: Gc<'gc, Closure<'gc>>,
+        f: usize,
+        nargs: usize,
+        ret: Ret,
+    ) -> Res<'gc, Flow<'gc>> {
+        let proto = Gc::as_ref(c.proto);
+        let info = &*proto.info;
+        if self.th.frames.len() >= MAX_FRAMES || self.th.stack.len() + info.max_stack as usize > MAX_STACK {
+            return Err(RtError::msg("stack overflow"));
+        }
+        let nparams = info.num_params as usize;
+        let (base, varargs) = if info.is_vararg {
+            let base = f + 1 + nargs;
+            self.th.stack.resize(base + info.max_stack as usize, Value::Nil);
+            for i in 0..nparams.min(nargs) {
+                self.th.stack[base + i] = self.th.stack[f + 1 + i];
+            }
+            (base, nargs.saturating_sub(nparams))
+        } else {
+            let base = f + 1;
+            let need = (base + info.max_stack as usize).max(base + nargs);
+            self.th.stack.resize(need, Value::Nil);
+            (base, 0)
+        };
+        self.th.frames.push(Frame::Lua(LuaFrame {
+            closure: c,
+            base,
+            pc: 0,
+            func: f,
+            ret,
+            varargs,
+        }));
+        Ok(Flow::Continue)
+    }
+
+    /// Calls a metamethod `f(args)` above the current frame's registers.
+    fn call_meta(&mut self, f: Value<'gc>, args: &[Value<'gc>], ret: Ret) -> Res<'gc, Flow<'gc>> {
+        let at = self.th.stack.len();
+        self.th.stack.push(f);
+        self.th.stack.extend_from_slice(args);
+        self.call_value(at, args.len(), ret)
+    }
+
+    fn apply(&mut self, action: Action<'gc>, call: NativeCall) -> Res<'gc, Flow<'gc>> {
+        match action {
+            Action::Return => {
+                let n = self.th.stack.len() - call.base;
+                self.return_values(call.func, call.ret, call.base, n)
+            }
+            Action::Call { at, cont } => {
+                let f = call.base + at;
+                let nargs = self.th.stack.len() - f - 1;
+                self.th.frames.push(Frame::Native(NativeFrame {
+                    name: call.name,
+                    func: call.func,
+                    base: call.base,
+                    ret: call.ret,
+                    cont,
+                }));
+                self.call_value(f, nargs, Ret::Values(-1))
+            }
+            Action::Yield => {
+                if self.cur == self.ctx.state.main_thread {
+                    return Err(RtError::msg("attempt to yield from outside a coroutine"));
+                }
+                self.th.frames.push(Frame::Native(NativeFrame {
+                    name: call.name,
+                    func: call.func,
+                    base: call.base,
+                    ret: call.ret,
+                    cont: Cont::Return,
+                }));
+                Ok(Flow::Leave(Leave::Yield))
+            }
+            Action::Resume { thread, cont } => {
+                self.th.frames.push(Frame::Native(NativeFrame {
+                    name: call.name,
+                    func: call.func,
+                    base: call.base,
+                    ret: call.ret,
+                    cont,
+                }));
+                Ok(Flow::Leave(Leave::Resume(thread)))
+            }
+        }
+    }
+
+    /// Continues the native frame on top with the results above its base
+    /// (or with an error, for the frames that catch).
+    fn resume_native(&mut self, status: Result<(), Value<'gc>>) -> Res<'gc, Flow<'gc>> {
+        let Some(Frame::Native(frame)) = self.th.frames.pop() else {
+            unreachable!("resume_native is called with a native frame on top")
+        };
+        let call = NativeCall {
+            name: frame.name,
+            func: frame.func,
+            base: frame.base,
+            ret: frame.ret,
+        };
+        let base = frame.base;
+        let action = match frame.cont {
+            Cont::Return => Action::Return,
+            Cont::Pcall | Cont::Xpcall { .. } | Cont::Resume => {
+                match status {
+                    Ok(()) => self.th.stack.insert(base, Value::Boolean(true)),
+                    Err(e) => {
+                        self.th.stack.truncate(base);
+                        self.th.stack.push(Value::Boolean(false));
+                        self.th.stack.push(e);
+                    }
+                }
+                Action::Return
+            }
+            Cont::XpcallHandler { frame: catcher } => {
+                let v = match status {
+                    Ok(()) => self.th.stack.get(base).copied().unwrap_or(Value::Nil),
+                    Err(e) => e,
+                };
+                self.unwind_to(catcher + 1);
+                let catcher_base = match self.th.frames.last() {
+                    Some(Frame::Native(f)) => f.base,
+                    _ => unreachable!("xpcall's frame is below its handler"),
+                };
+                self.th.stack.truncate(catcher_base);
+                return self.resume_native(Err(v));
+            }
+            Cont::Wrap => match status {
+                Ok(()) => Action::Return,
+                Err(Value::String(s)) => {
+                    return Err(RtError::Message(s.to_str_lossy().into_owned()))
+                }
+                Err(e) => return Err(RtError::Value(e)),
+            },
+            Cont::ToString => {
+                let v = self.th.stack.get(base).copied().unwrap_or(Value::Nil);
+                if !matches!(v, Value::String(_)) {
+                    return Err(RtError::msg("'__tostring' must return a string"));
+                }
+                self.th.stack.truncate(base + 1);
+                Action::Return
+            }
+            Cont::Step { step, state } => {
+                let mut ncx = NCtx {
+                    ctx: self.ctx,
+                    thread: self.cur,
+                    stack: &mut self.th.stack,
+                    base,
+                    frames: &self.th.frames,
+                    upvalues: &[],
+                    name: short_name(frame.name),
+                    state,
+                };
+                step(&mut ncx)?
+            }
+        };
+        self.apply(action, call)
+    }
+
+    /// Delivers `n` results at `src` for a call whose function sat at `func`.
+    fn return_values(&mut self, func: usize, ret: Ret, src: usize, n: usize) -> Res<'gc, Flow<'gc>> {
+        let stack = &mut self.th.stack;
+        match ret {
+            Ret::Values(want) => {
+                if src != func {
+                    stack.copy_within(src..src + n, func);
+                }
+                let count = if want < 0 { n } else { want as usize };
+                stack.truncate(func + n.min(count));
+                stack.resize(func + count, Value::Nil);
+                self.th.top = func + count;
+                match self.th.frames.last() {
+                    None => Ok(Flow::Leave(Leave::Finished)),
+                    Some(Frame::Lua(f)) => {
+                        let need = f.base + f.closure.proto.info.max_stack as usize;
+                        if self.th.stack.len() < need {
+                            self.th.stack.resize(need, Value::Nil);
+                        }
+                        Ok(Flow::Continue)
+                    }
+                    Some(Frame::Native(_)) => self.resume_native(Ok(())),
+                }
+            }
+            Ret::Store(slot) => {
+                let v = if n > 0 { stack[src] } else { Value::Nil };
+                stack.truncate(func);
+                stack[slot] = v;
+                Ok(Flow::Continue)
+            }
+            Ret::Cond(k) => {
+                let v = n > 0 && stack[src].is_truthy();
+                stack.truncate(func);
+                if v != k {
+                    if let Some(Frame::Lua(f)) = self.th.frames.last_mut() {
+                        f.pc += 1;
+                    }
+                }
+                Ok(Flow::Continue)
+            }
+            Ret::Discard => {
+                stack.truncate(func);
+                // A `Return` re-run after `__close` reads the top again.
+                self.th.top = func;
+                Ok(Flow::Continue)
+            }
+        }
+    }
+
+    // ---- errors ----------------------------------------------------------
+
+    /// Turns an error into a value (adding the position of the running Lua
+    /// function) and hands it to the nearest catching frame of this thread.
+    fn throw(&mut self, e: RtError<'gc>) -> Result<Flow<'gc>, (Value<'gc>, String)> {
+        let value = match e {
+            RtError::Value(v) => v,
+            RtError::Message(m) => {
+                let text = match self.th.frames.last() {
+                    Some(Frame::Lua(f)) => format!("{}{}", where_(f), m),
+                    _ => m,
+                };
+                self.ctx.str(&text)
+            }
+        };
+        let catcher = self
+            .th
+            .frames
+            .iter()
+            .rposition(|f| matches!(f, Frame::Native(n) if n.cont.catches_errors()));
+        let Some(idx) = catcher else {
+            let tb = traceback(&self.th.frames);
+            self.unwind_to(0);
+            return Err((value, tb));
+        };
+        let handler = match &self.th.frames[idx] {
+            Frame::Native(NativeFrame {
+                cont: Cont::Xpcall { handler },
+                ..
+            }) => Some(*handler),
+            _ => None,
+        };
+        let flow = match handler {
+            Some(h) => {
+                // The handler runs where the error happened, before unwinding.
+                let at = self.th.stack.len();
+                self.th.frames.push(Frame::Native(NativeFrame {
+                    name: "xpcall",
+                    func: at,
+                    base: at,
+                    ret: Ret::Discard,
+                    cont: Cont::XpcallHandler { frame: idx },
+                }));
+                self.th.stack.push(h);
+                self.th.stack.push(value);
+                self.call_value(at, 1, Ret::Values(1))
+            }
+            None => {
+                self.unwind_to(idx + 1);
+                let base = match &self.th.frames[idx] {
+                    Frame::Native(f) => f.base,
+                    Frame::Lua(_) => unreachable!("catchers are native frames"),
+                };
+                self.th.stack.truncate(base);
+                self.resume_native(Err(value))
+            }
+        };
+        match flow {
+            Ok(f) => Ok(f),
+            Err(e) => self.throw(e),
+        }
+    }
+
+    /// Pops frames until `n` remain, closing the upvalues they leave.
+    fn unwind_to(&mut self, n: usize) {
+        let level = match self.th.frames.get(n) {
+            Some(Frame::Lua(f)) => f.func,
+            Some(Frame::Native(f)) => f.func,
+            None => return,
+        };
+        self.th.frames.truncate(n);
+        self.close_upvalues(level);
+        while self.th.tbc.last().is_some_and(|&s| s >= level) {
+            self.th.tbc.pop();
+        }
+    }
+
+    fn call_error(&self, f: usize, v: Value<'gc>) -> RtError<'gc> {
+        let desc = match self.th.frames.last() {
+            Some(Frame::Lua(fr)) if f >= fr.base => describe::register(fr, (f - fr.base) as u8),
+            _ => None,
+        };
+        type_error("call", v, desc)
+    }
+
+    // ---- upvalues --------------------------------------------------------
+
+    fn find_upvalue(&mut self, slot: usize) -> crate::thread::UpvalueRef<'gc> {
+        let open = &self.th.open_upvalues;
+        let mut i = open.len();
+        while i > 0 {
+            let u = open[i - 1];
+            match u.borrow().state {
+                UpvalueState::Open { slot: s, .. } if s == slot => return u,
+                UpvalueState::Open { slot: s, .. } if s < slot => break,
+                _ => {}
+            }
+            i -= 1;
+        }
+        let u = new_upvalue(
+            self.ctx,
+            UpvalueState::Open {
+                thread: self.cur,
+                slot,
+            },
+        );
+        self.th.open_upvalues.insert(i, u);
+        u
+    }
+
+    fn close_upvalues(&mut self, level: usize) {
+        while let Some(&u) = self.th.open_upvalues.last() {
+            let slot = match u.borrow().state {
+                UpvalueState::Open { slot, .. } => slot,
+                UpvalueState::Closed(_) => unreachable!("the open list holds open upvalues"),
+            };
+            if slot < level {
+                break;
+            }
+            let v = self.th.stack.get(slot).copied().unwrap_or(Value::Nil);
+            u.borrow_mut(self.ctx.mc).state = UpvalueState::Closed(v);
+            self.th.open_upvalues.pop();
+        }
+    }
+
+    fn get_upvalue(&self, u: crate::thread::UpvalueRef<'gc>) -> Value<'gc> {
+        match u.borrow().state {
+            UpvalueState::Open { thread, slot } => {
+                if thread == self.cur {
+                    self.th.stack[slot]
+                } else {
+                    thread.0.borrow().stack[slot]
+                }
+            }
+            UpvalueState::Closed(v) => v,
+        }
+    }
+
+    fn set_upvalue(&mut self, u: crate::thread::UpvalueRef<'gc>, v: Value<'gc>) {
+        let open = match u.borrow().state {
+            UpvalueState::Open { thread, slot } => Some((thread, slot)),
+            UpvalueState::Closed(_) => None,
+        };
+        match open {
+            Some((thread, slot)) if thread == self.cur => self.th.stack[slot] = v,
+            Some((thread, slot)) => thread.0.borrow_mut(self.ctx.mc).stack[slot] = v,
+            None => u.borrow_mut(self.ctx.mc).state = UpvalueState::Closed(v),
+        }
+    }
+}
+
+fn short_name(name: &'static str) -> &'static str {
+    name.rsplit('.').next().unwrap_or(name)
+}
+
+/// `chunk:line: ` of a Lua frame's current instruction.
+pub(crate) fn where_(f: &LuaFrame<'_>) -> String {
+    let info = &f.closure.proto.info;
+    let line = info.lines.get(f.pc.saturating_sub(1)).copied().unwrap_or(0);
+    format!("{}:{}: ", info.source, line)
+}
+
+/// The `stack traceback:` text for `frames`, innermost first.
+pub fn traceback(frames: &[Frame<'_>]) -> String {
+    let mut out = String::from("stack traceback:");
+    for f in frames.iter().rev() {
+        match f {
+            Frame::Lua(f) => {
+                let info = &f.closure.proto.info;
+                let w = where_(f);
+                if info.line_defined == 0 {
+                    out.push_str(&format!("\n\t{w}in main chunk"));
+                } else {
+                    out.push_str(&format!(
+                        "\n\t{w}in function <{}:{}>",
+                        info.source, info.line_defined
+                    ));
+                }
+            }
+            Frame::Native(n) => out.push_str(&format!("\n\t[C]: in function '{}'", n.name)),
+        }
+    }
+    out.push_str("\n\t[C]: in ?");
+    out
+}
+
+/// `attempt to <op> a <type> value (<desc>)`.
+fn type_error<'gc>(op: &str, v: Value<'gc>, desc: Option<String>) -> RtError<'gc> {
+    match desc {
+        Some(d) => RtError::Message(format!("attempt to {op} a {} value ({d})", v.type_name())),
+        None => RtError::Message(format!("attempt to {op} a {} value", v.type_name())),
+    }
+}
+
+/// A table value's raw `t[k]` if `v` is a table without metatable lookup.
+#[inline]
+fn fast_get<'gc>(v: Value<'gc>, k: Value<'gc>) -> Option<Value<'gc>> {
+    match v {
+        Value::Table(t) => {
+            let r = t.get(k);
+            if r.is_nil() && t.metatable().is_some() {
+                None
+            } else {
+                Some(r)
+            }
+        }
+        _ => None,
+    }
+}
+

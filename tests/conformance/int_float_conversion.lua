@@ -1,0 +1,20 @@
+-- integer/float subtypes and conversions
+print(math.type(1), math.type(1.0), math.type("1"), math.type(nil))
+print(1 + 1, 1 + 1.0, 2 * 3, 2 * 3.0, 6 / 2, 7 // 2, 7.0 // 2, 2 ^ 2)
+print(math.tointeger(3.0), math.tointeger(3.5), math.tointeger("8"), math.tointeger(2^63))
+print(3 | 0, pcall(function() return 3.5 | 0 end))
+print(3.0 | 0, pcall(function() return "3" | 0 end))
+print(pcall(function() return 2^63 | 0 end))
+print(1e15, 1e16, 123456789012345678)
+print(2^53, 2^53 + 1, math.tointeger(2^53))
+print(string.format("%.0f", 2^63), math.maxinteger + 0.0 == 2^63)
+print(5 // 0.0, -5 // 0.0, 0.0 / 0.0 ~= 0.0 / 0.0, 5 % math.huge, -5 % math.huge)
+print(3 % -2, -3 % 2, 3.0 % -2, -3.0 % 2, 5.5 % 2)
+print(math.floor(3.7), math.ceil(3.2), math.type(math.floor(3.7)), math.floor(-0.0))
+print(math.floor(1e100) == 1e100, math.type(math.floor(1e100)))
+print(1 == 1.0, math.type(2^31), 2^31 | 0)
+print(tostring(10 // 3), tostring(10.0 / 2), -7 // 2, -7 % 2, 7 // -2, 7 % -2)
+local t = {}
+t[2^53] = "float key"
+print(t[math.tointeger(2^53)])
+print(string.format("%d", 3.0), pcall(string.format, "%d", 3.5))
