@@ -8,7 +8,11 @@ use clap::{Parser, Subcommand};
 use understudy_runtime::{Config, Error, Runtime};
 
 #[derive(Parser)]
-#[command(name = "understudy", version, about = "A Lua 5.4 runtime whose live state follows it to a standby")]
+#[command(
+    name = "understudy",
+    version,
+    about = "A Lua 5.4 runtime whose live state follows it to a standby"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -67,7 +71,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     .context("reading standard input")?;
                 (buf, "stdin".to_owned())
             } else {
-                let buf = std::fs::read(&script).with_context(|| format!("cannot open {script}"))?;
+                let buf =
+                    std::fs::read(&script).with_context(|| format!("cannot open {script}"))?;
                 (buf, script.clone())
             };
             let mut rt = Runtime::new(Config {
@@ -76,8 +81,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ..Config::default()
             });
             // `arg` as lua5.4 sets it: the script at 0, the interpreter below.
-            let mut arg: Vec<(i64, Vec<u8>)> = vec![(-1, b"understudy".to_vec()), (0, script.into_bytes())];
-            arg.extend(args.iter().enumerate().map(|(i, a)| (i as i64 + 1, a.as_bytes().to_vec())));
+            let mut arg: Vec<(i64, Vec<u8>)> =
+                vec![(-1, b"understudy".to_vec()), (0, script.into_bytes())];
+            arg.extend(
+                args.iter()
+                    .enumerate()
+                    .map(|(i, a)| (i as i64 + 1, a.as_bytes().to_vec())),
+            );
             rt.set_global_array("arg", &arg);
             let script_args: Vec<Vec<u8>> = args.into_iter().map(String::into_bytes).collect();
             match rt.exec(&source, &chunkname, &script_args) {

@@ -43,7 +43,10 @@ pub enum Action<'gc> {
     Yield,
     /// Resume `thread` with `stack[base..]`; its yield or return values (or
     /// error) go to `cont`.
-    Resume { thread: Thread<'gc>, cont: Cont<'gc> },
+    Resume {
+        thread: Thread<'gc>,
+        cont: Cont<'gc>,
+    },
 }
 
 /// How a native continues after a call it made returns (or fails).
@@ -115,7 +118,12 @@ impl<'a, 'gc> NCtx<'a, 'gc> {
     /// `bad argument #i to 'name' (msg)` (i is 0-based here, 1-based in
     /// the message).
     pub fn arg_error(&self, i: usize, msg: impl std::fmt::Display) -> RtError<'gc> {
-        RtError::Message(format!("bad argument #{} to '{}' ({})", i + 1, self.name, msg))
+        RtError::Message(format!(
+            "bad argument #{} to '{}' ({})",
+            i + 1,
+            self.name,
+            msg
+        ))
     }
 
     pub fn type_error(&self, i: usize, expected: &str) -> RtError<'gc> {

@@ -66,32 +66,33 @@ impl Runtime {
         rt
     }
 
-    /// Runs the parts of the standard library written in Lua.
+    /// Runs the parts of the standard library written in Lua. Each prelude
+    /// receives `registry, tostring, select, io.write, type, error`.
     fn run_prelude(&mut self) {
-        let proto = compile_chunk(crate::stdlib::base::PRELUDE.as_bytes(), "=prelude")
-            .expect("the prelude compiles");
-        self.arena.mutate(|mc, state| {
-            let ctx = Ctx { mc, state };
-            let f = load_proto(ctx, &proto);
-            let g = state.globals;
-            let io = state.registry.get_str(ctx, "io");
-            let write = match io {
-                Value::Table(t) => t.get_str(ctx, "write"),
-                _ => Value::Nil,
-            };
-            let args = [
-                Value::Table(state.registry),
-                g.get_str(ctx, "tostring"),
-                g.get_str(ctx, "select"),
-                write,
-                g.get_str(ctx, "type"),
-                g.get_str(ctx, "error"),
-            ];
-            vm::start_call(ctx, f, &args);
-        });
-        let fuel = self.config.fuel.take();
-        self.run().expect("the prelude runs");
-        self.config.fuel = fuel;
+        for (name, source) in crate::stdlib::PRELUDES {
+            let proto = compile_chunk(source.as_bytes(), name).expect("the preludes compile");
+            self.arena.mutate(|mc, state| {
+                let ctx = Ctx { mc, state };
+                let f = load_proto(ctx, &proto);
+                let g = state.globals;
+                let write = match state.registry.get_str(ctx, "io") {
+                    Value::Table(t) => t.get_str(ctx, "write"),
+                    _ => Value::Nil,
+                };
+                let args = [
+                    Value::Table(state.registry),
+                    g.get_str(ctx, "tostring"),
+                    g.get_str(ctx, "select"),
+                    write,
+                    g.get_str(ctx, "type"),
+                    g.get_str(ctx, "error"),
+                ];
+                vm::start_call(ctx, f, &args);
+            });
+            let fuel = self.config.fuel.take();
+            self.run().expect("the preludes run");
+            self.config.fuel = fuel;
+        }
     }
 
     /// Compiles `source` and runs it as the main chunk with `args` as its
@@ -164,7 +165,10 @@ impl Runtime {
 }
 
 /// Parses and compiles a chunk; the error is lua-style text.
-pub fn compile_chunk(source: &[u8], chunkname: &str) -> Result<Rc<compiler::FunctionProto>, String> {
+pub fn compile_chunk(
+    source: &[u8],
+    chunkname: &str,
+) -> Result<Rc<compiler::FunctionProto>, String> {
     let source = skip_shebang(source);
     let chunk = syntax::parse(source, chunkname).map_err(|e| e.to_string())?;
     let proto = compiler::compile(&chunk, chunkname).map_err(|e| e.message)?;
@@ -174,7 +178,10 @@ pub fn compile_chunk(source: &[u8], chunkname: &str) -> Result<Rc<compiler::Func
 /// A first line starting with `#` is ignored, as lua5.4 does.
 fn skip_shebang(source: &[u8]) -> &[u8] {
     if source.first() == Some(&b'#') {
-        let end = source.iter().position(|&b| b == b'\n').unwrap_or(source.len());
+        let end = source
+            .iter()
+            .position(|&b| b == b'\n')
+            .unwrap_or(source.len());
         // Keep the newline so line numbers stay right.
         &source[end..]
     } else {
@@ -188,7 +195,11 @@ pub fn load_proto<'gc>(ctx: Ctx<'gc>, proto: &Rc<compiler::FunctionProto>) -> Va
     load_proto_env(ctx, proto, Value::Table(ctx.state.globals))
 }
 
-pub fn load_proto_env<'gc>(ctx: Ctx<'gc>, proto: &Rc<compiler::FunctionProto>, env: Value<'gc>) -> Value<'gc> {
+pub fn load_proto_env<'gc>(
+    ctx: Ctx<'gc>,
+    proto: &Rc<compiler::FunctionProto>,
+    env: Value<'gc>,
+) -> Value<'gc> {
     let p = Proto::load(ctx, proto);
     let env = crate::thread::new_upvalue(ctx, crate::thread::UpvalueState::Closed(env));
     let upvalues = p.info.upvalues.iter().map(|_| env).collect();

@@ -306,13 +306,7 @@ impl<'gc> Table<'gc> {
         Self::alloc(mc, id, Charge::new(meter, table_bytes(0, 0)), 0, 0)
     }
 
-    fn alloc(
-        mc: &Mutation<'gc>,
-        id: u64,
-        charge: Charge,
-        array: usize,
-        hash: usize,
-    ) -> Table<'gc> {
+    fn alloc(mc: &Mutation<'gc>, id: u64, charge: Charge, array: usize, hash: usize) -> Table<'gc> {
         Table(Gc::new(
             mc,
             RefLock::new(TableData {
@@ -442,7 +436,9 @@ mod tests {
             t.set_int(ctx, 20, Value::Integer(1));
             assert_eq!(t.length(), 10);
             assert!(t.set(ctx, Value::Nil, Value::Integer(1)).is_err());
-            assert!(t.set(ctx, Value::Number(f64::NAN), Value::Integer(1)).is_err());
+            assert!(t
+                .set(ctx, Value::Number(f64::NAN), Value::Integer(1))
+                .is_err());
         });
     }
 
@@ -463,7 +459,8 @@ mod tests {
         with_test_ctx(|ctx| {
             let t = Table::new(ctx);
             for i in 0..100 {
-                t.set(ctx, Value::Number(i as f64 + 0.5), Value::Integer(i)).unwrap();
+                t.set(ctx, Value::Number(i as f64 + 0.5), Value::Integer(i))
+                    .unwrap();
             }
             let mut key = Value::Nil;
             let mut seen = 0;

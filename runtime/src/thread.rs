@@ -141,7 +141,10 @@ impl<'gc> Thread<'gc> {
 #[collect(no_drop)]
 pub enum UpvalueState<'gc> {
     /// Still a live register of `thread` at `slot`.
-    Open { thread: Thread<'gc>, slot: usize },
+    Open {
+        thread: Thread<'gc>,
+        slot: usize,
+    },
     Closed(Value<'gc>),
 }
 

@@ -358,7 +358,6 @@ impl<'gc> Native<'gc> {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -21,3 +21,9 @@ print(t, 1, t)
 print("a\0b")
 print(string.rep("x", 100))
 print(10 / 2, 3 // 1, 2^53, -2^63, math.mininteger)
+-- print does not call the global tostring (5.4 uses luaL_tolstring)
+local saved = tostring
+tostring = function() return "GLOBAL TOSTRING" end
+print(1, "two", nil)
+tostring = saved
+print(tostring(3))

@@ -174,7 +174,9 @@ type Result<T> = std::result::Result<T, CompileError>;
 
 impl Compiler {
     fn fs(&mut self) -> &mut FuncState {
-        self.funcs.last_mut().expect("a function is always being compiled")
+        self.funcs
+            .last_mut()
+            .expect("a function is always being compiled")
     }
 
     fn error(&self, line: u32, msg: impl std::fmt::Display) -> CompileError {
@@ -355,7 +357,7 @@ impl Compiler {
             if let Some(g) = self.fs().pending.first() {
                 let (name, line) = (g.name.clone(), g.line);
                 return Err(if name == "break" {
-                    self.error(line, format!("break outside a loop at line {line}"))
+                    self.error(line, format!("break outside loop at line {line}"))
                 } else {
                     self.error(
                         line,
@@ -584,7 +586,7 @@ impl Compiler {
             }
             StatKind::Break => {
                 if !self.fs().blocks.iter().any(|b| b.kind == BlockKind::Loop) {
-                    return Err(self.error(line, format!("break outside a loop at line {line}")));
+                    return Err(self.error(line, format!("break outside loop at line {line}")));
                 }
                 let j = self.emit_jump(line);
                 let nactive = self.fs().actives.len();
@@ -688,7 +690,13 @@ impl Compiler {
         match step {
             Some(s) => self.expr(s, base + 2)?,
             None => {
-                self.emit(Op::LoadInt { a: base + 2, value: 1 }, line);
+                self.emit(
+                    Op::LoadInt {
+                        a: base + 2,
+                        value: 1,
+                    },
+                    line,
+                );
             }
         }
         // The three control registers are hidden locals of the loop.
@@ -703,15 +711,31 @@ impl Compiler {
         self.block(block, BlockKind::Plain)?;
         self.leave_block(line)?;
         let lp = self.pc();
-        let dist = u16::try_from(lp - prep).map_err(|_| self.error(line, "control structure too long"))?;
-        self.emit(Op::ForLoop { a: base, back: dist }, line);
-        self.fs().proto.code[prep] = Op::ForPrep { a: base, skip: dist };
+        let dist =
+            u16::try_from(lp - prep).map_err(|_| self.error(line, "control structure too long"))?;
+        self.emit(
+            Op::ForLoop {
+                a: base,
+                back: dist,
+            },
+            line,
+        );
+        self.fs().proto.code[prep] = Op::ForPrep {
+            a: base,
+            skip: dist,
+        };
         self.leave_block(line)?;
         self.set_free_reg(save);
         Ok(())
     }
 
-    fn generic_for(&mut self, vars: &[String], exprs: &[Expr], block: &Block, line: u32) -> Result<()> {
+    fn generic_for(
+        &mut self,
+        vars: &[String],
+        exprs: &[Expr],
+        block: &Block,
+        line: u32,
+    ) -> Result<()> {
         let save = self.free_reg();
         let base = self.free_reg() as u8;
         self.expr_list(exprs, base, 4, line)?;
@@ -937,6 +961,35 @@ impl Compiler {
         for t in targets {
             resolved.push(self.target(t)?);
         }
+        // A local assigned here may also be the table or key of another
+        // target (`a.x, a = 1, 2`): stores run last to first, so such
+        // operands must be copied before any store.
+        let assigned: Vec<u8> = resolved
+            .iter()
+            .filter_map(|t| match t {
+                Target::Local(r) => Some(*r),
+                _ => None,
+            })
+            .collect();
+        for t in resolved.iter_mut() {
+            let (tab, key) = match t {
+                Target::Index(tab, key) => (tab, Some(key)),
+                Target::Field(tab, _) => (tab, None),
+                _ => continue,
+            };
+            if assigned.contains(tab) {
+                let r = self.alloc_reg(line)?;
+                self.emit(Op::Move { a: r, b: *tab }, line);
+                *tab = r;
+            }
+            if let Some(key) = key {
+                if assigned.contains(key) {
+                    let r = self.alloc_reg(line)?;
+                    self.emit(Op::Move { a: r, b: *key }, line);
+                    *key = r;
+                }
+            }
+        }
         let base = self.free_reg() as u8;
         self.expr_list(exprs, base, targets.len() as i32, line)?;
         for (i, target) in resolved.into_iter().enumerate().rev() {
@@ -1044,19 +1097,43 @@ impl Compiler {
                 self.emit(Op::LoadNil { a: dst, n: 0 }, line);
             }
             ExprKind::True => {
-                self.emit(Op::LoadBool { a: dst, value: true }, line);
+                self.emit(
+                    Op::LoadBool {
+                        a: dst,
+                        value: true,
+                    },
+                    line,
+                );
             }
             ExprKind::False => {
-                self.emit(Op::LoadBool { a: dst, value: false }, line);
+                self.emit(
+                    Op::LoadBool {
+                        a: dst,
+                        value: false,
+                    },
+                    line,
+                );
             }
             ExprKind::Integer(i) => self.load_int(dst, *i, line)?,
             ExprKind::Float(f) => {
                 let k = self.constant(Constant::Float(*f), line)?;
-                self.emit(Op::LoadK { a: dst, k: k as u16 }, line);
+                self.emit(
+                    Op::LoadK {
+                        a: dst,
+                        k: k as u16,
+                    },
+                    line,
+                );
             }
             ExprKind::String(s) => {
                 let k = self.string_constant(s, line)?;
-                self.emit(Op::LoadK { a: dst, k: k as u16 }, line);
+                self.emit(
+                    Op::LoadK {
+                        a: dst,
+                        k: k as u16,
+                    },
+                    line,
+                );
             }
             ExprKind::Vararg => {
                 if !self.fs().proto.is_vararg {
@@ -1107,7 +1184,13 @@ impl Compiler {
             self.emit(Op::LoadInt { a: dst, value }, line);
         } else {
             let k = self.constant(Constant::Integer(i), line)?;
-            self.emit(Op::LoadK { a: dst, k: k as u16 }, line);
+            self.emit(
+                Op::LoadK {
+                    a: dst,
+                    k: k as u16,
+                },
+                line,
+            );
         }
         Ok(())
     }
@@ -1167,7 +1250,14 @@ impl Compiler {
         let k = self.string_constant(name.as_bytes(), line)?;
         match self.env_location(line)? {
             EnvLoc::Upvalue(u) if k <= u8::MAX as usize => {
-                self.emit(Op::GetTabUp { a: dst, u, k: k as u8 }, line);
+                self.emit(
+                    Op::GetTabUp {
+                        a: dst,
+                        u,
+                        k: k as u8,
+                    },
+                    line,
+                );
             }
             env => {
                 let t = self.env_to_reg(env, line)?;
@@ -1256,7 +1346,14 @@ impl Compiler {
                     } else {
                         let kr = self.expr_any(k)?;
                         let vr = self.expr_any(v)?;
-                        self.emit(Op::SetTable { t: table, k: kr, v: vr }, k.line);
+                        self.emit(
+                            Op::SetTable {
+                                t: table,
+                                k: kr,
+                                v: vr,
+                            },
+                            k.line,
+                        );
                     }
                     self.set_free_reg(save);
                 }
@@ -1298,12 +1395,32 @@ impl Compiler {
                 self.alloc_regs(2, line)?;
                 let k = self.string_constant(name.as_bytes(), line)?;
                 if let Ok(k) = u8::try_from(k) {
-                    self.emit(Op::SelfK { a: base, b: objr, k }, line);
+                    self.emit(
+                        Op::SelfK {
+                            a: base,
+                            b: objr,
+                            k,
+                        },
+                        line,
+                    );
                 } else {
-                    self.emit(Op::Move { a: base + 1, b: objr }, line);
+                    self.emit(
+                        Op::Move {
+                            a: base + 1,
+                            b: objr,
+                        },
+                        line,
+                    );
                     let kr = self.alloc_reg(line)?;
                     self.emit(Op::LoadK { a: kr, k: k as u16 }, line);
-                    self.emit(Op::GetTable { a: base, t: base + 1, k: kr }, line);
+                    self.emit(
+                        Op::GetTable {
+                            a: base,
+                            t: base + 1,
+                            k: kr,
+                        },
+                        line,
+                    );
                     self.set_free_reg(base as usize + 2);
                 }
                 (args, 2)
@@ -1313,7 +1430,12 @@ impl Compiler {
         let first_arg = base + nfixed;
         debug_assert_eq!(first_arg as usize, self.free_reg());
         let multi = args.last().is_some_and(is_multi);
-        self.expr_list(args, first_arg, if multi { -1 } else { args.len() as i32 }, line)?;
+        self.expr_list(
+            args,
+            first_arg,
+            if multi { -1 } else { args.len() as i32 },
+            line,
+        )?;
         let b = if multi {
             0
         } else {
@@ -1344,7 +1466,13 @@ impl Compiler {
                 ExprKind::Integer(i) => return self.load_int(dst, i.wrapping_neg(), line),
                 ExprKind::Float(f) => {
                     let k = self.constant(Constant::Float(-f), line)?;
-                    self.emit(Op::LoadK { a: dst, k: k as u16 }, line);
+                    self.emit(
+                        Op::LoadK {
+                            a: dst,
+                            k: k as u16,
+                        },
+                        line,
+                    );
                     return Ok(());
                 }
                 _ => {}
@@ -1370,10 +1498,22 @@ impl Compiler {
             }
         }
         let false_jumps = self.cond_jump(e, false)?;
-        self.emit(Op::LoadBool { a: dst, value: true }, e.line);
+        self.emit(
+            Op::LoadBool {
+                a: dst,
+                value: true,
+            },
+            e.line,
+        );
         let end = self.emit_jump(e.line);
         self.patch_here(&false_jumps)?;
-        self.emit(Op::LoadBool { a: dst, value: false }, e.line);
+        self.emit(
+            Op::LoadBool {
+                a: dst,
+                value: false,
+            },
+            e.line,
+        );
         self.patch_here(&[end])
     }
 
@@ -1424,7 +1564,11 @@ impl Compiler {
         };
         if matches!(arith, ArithOp::Add | ArithOp::Sub) {
             if let ExprKind::Integer(i) = r.kind {
-                let i = if arith == ArithOp::Sub { i.checked_neg() } else { Some(i) };
+                let i = if arith == ArithOp::Sub {
+                    i.checked_neg()
+                } else {
+                    Some(i)
+                };
                 if let Some(i) = i.and_then(|i| i8::try_from(i).ok()) {
                     let b = self.expr_any(l)?;
                     self.emit(Op::AddInt { a: dst, b, i }, line);
@@ -1484,7 +1628,11 @@ impl Compiler {
                     j
                 }
             }
-            ExprKind::Binary(op @ (BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge), l, r) => {
+            ExprKind::Binary(
+                op @ (BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge),
+                l,
+                r,
+            ) => {
                 self.comparison(*op, l, r, jump_when, line)?;
                 vec![self.emit_jump(line)]
             }
@@ -1566,7 +1714,14 @@ fn is_condition(e: &Expr) -> bool {
     match &e.kind {
         ExprKind::Binary(op, ..) => matches!(
             op,
-            BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge | BinOp::And | BinOp::Or
+            BinOp::Eq
+                | BinOp::Ne
+                | BinOp::Lt
+                | BinOp::Le
+                | BinOp::Gt
+                | BinOp::Ge
+                | BinOp::And
+                | BinOp::Or
         ),
         ExprKind::Unary(UnOp::Not, _) => true,
         ExprKind::Paren(inner) => is_condition(inner),

@@ -13,114 +13,317 @@
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Op {
     /// R[a] := R[b]
-    Move { a: u8, b: u8 },
+    Move {
+        a: u8,
+        b: u8,
+    },
     /// R[a] := K[k]
-    LoadK { a: u8, k: u16 },
+    LoadK {
+        a: u8,
+        k: u16,
+    },
     /// R[a] .. R[a + n] := nil
-    LoadNil { a: u8, n: u8 },
+    LoadNil {
+        a: u8,
+        n: u8,
+    },
     /// R[a] := value
-    LoadBool { a: u8, value: bool },
+    LoadBool {
+        a: u8,
+        value: bool,
+    },
     /// R[a] := value (an integer)
-    LoadInt { a: u8, value: i16 },
+    LoadInt {
+        a: u8,
+        value: i16,
+    },
     /// R[a] := U[u]
-    GetUpval { a: u8, u: u8 },
+    GetUpval {
+        a: u8,
+        u: u8,
+    },
     /// U[u] := R[a]
-    SetUpval { a: u8, u: u8 },
+    SetUpval {
+        a: u8,
+        u: u8,
+    },
     /// R[a] := U[u][K[k]] (K[k] is a string)
-    GetTabUp { a: u8, u: u8, k: u8 },
+    GetTabUp {
+        a: u8,
+        u: u8,
+        k: u8,
+    },
     /// U[u][K[k]] := R[v]
-    SetTabUp { u: u8, k: u8, v: u8 },
+    SetTabUp {
+        u: u8,
+        k: u8,
+        v: u8,
+    },
     /// R[a] := R[t][R[k]]
-    GetTable { a: u8, t: u8, k: u8 },
+    GetTable {
+        a: u8,
+        t: u8,
+        k: u8,
+    },
     /// R[a] := R[t][K[k]] (K[k] is a string)
-    GetField { a: u8, t: u8, k: u8 },
+    GetField {
+        a: u8,
+        t: u8,
+        k: u8,
+    },
     /// R[a] := R[t][i]
-    GetIndex { a: u8, t: u8, i: u8 },
+    GetIndex {
+        a: u8,
+        t: u8,
+        i: u8,
+    },
     /// R[t][R[k]] := R[v]
-    SetTable { t: u8, k: u8, v: u8 },
+    SetTable {
+        t: u8,
+        k: u8,
+        v: u8,
+    },
     /// R[t][K[k]] := R[v]
-    SetField { t: u8, k: u8, v: u8 },
+    SetField {
+        t: u8,
+        k: u8,
+        v: u8,
+    },
     /// R[t][i] := R[v]
-    SetIndex { t: u8, i: u8, v: u8 },
+    SetIndex {
+        t: u8,
+        i: u8,
+        v: u8,
+    },
     /// R[a] := {} with size hints
-    NewTable { a: u8, array: u8, hash: u8 },
+    NewTable {
+        a: u8,
+        array: u8,
+        hash: u8,
+    },
     /// R[a + 1] := R[b]; R[a] := R[b][K[k]]
-    SelfK { a: u8, b: u8, k: u8 },
+    SelfK {
+        a: u8,
+        b: u8,
+        k: u8,
+    },
     /// R[a] := R[b] + R[c] (and likewise for the other arithmetic and
     /// bitwise operators; see [`Op::arith`])
-    Add { a: u8, b: u8, c: u8 },
-    Sub { a: u8, b: u8, c: u8 },
-    Mul { a: u8, b: u8, c: u8 },
-    Div { a: u8, b: u8, c: u8 },
-    IDiv { a: u8, b: u8, c: u8 },
-    Mod { a: u8, b: u8, c: u8 },
-    Pow { a: u8, b: u8, c: u8 },
-    BAnd { a: u8, b: u8, c: u8 },
-    BOr { a: u8, b: u8, c: u8 },
-    BXor { a: u8, b: u8, c: u8 },
-    Shl { a: u8, b: u8, c: u8 },
-    Shr { a: u8, b: u8, c: u8 },
+    Add {
+        a: u8,
+        b: u8,
+        c: u8,
+    },
+    Sub {
+        a: u8,
+        b: u8,
+        c: u8,
+    },
+    Mul {
+        a: u8,
+        b: u8,
+        c: u8,
+    },
+    Div {
+        a: u8,
+        b: u8,
+        c: u8,
+    },
+    IDiv {
+        a: u8,
+        b: u8,
+        c: u8,
+    },
+    Mod {
+        a: u8,
+        b: u8,
+        c: u8,
+    },
+    Pow {
+        a: u8,
+        b: u8,
+        c: u8,
+    },
+    BAnd {
+        a: u8,
+        b: u8,
+        c: u8,
+    },
+    BOr {
+        a: u8,
+        b: u8,
+        c: u8,
+    },
+    BXor {
+        a: u8,
+        b: u8,
+        c: u8,
+    },
+    Shl {
+        a: u8,
+        b: u8,
+        c: u8,
+    },
+    Shr {
+        a: u8,
+        b: u8,
+        c: u8,
+    },
     /// R[a] := R[b] + i
-    AddInt { a: u8, b: u8, i: i8 },
+    AddInt {
+        a: u8,
+        b: u8,
+        i: i8,
+    },
     /// R[a] := R[b] .. R[c]
-    Concat { a: u8, b: u8, c: u8 },
+    Concat {
+        a: u8,
+        b: u8,
+        c: u8,
+    },
     /// R[a] := -R[b]
-    Unm { a: u8, b: u8 },
+    Unm {
+        a: u8,
+        b: u8,
+    },
     /// R[a] := ~R[b]
-    BNot { a: u8, b: u8 },
+    BNot {
+        a: u8,
+        b: u8,
+    },
     /// R[a] := not R[b]
-    Not { a: u8, b: u8 },
+    Not {
+        a: u8,
+        b: u8,
+    },
     /// R[a] := #R[b]
-    Len { a: u8, b: u8 },
+    Len {
+        a: u8,
+        b: u8,
+    },
     /// pc += offset
-    Jmp { offset: Jump },
+    Jmp {
+        offset: Jump,
+    },
     /// if (R[a] == R[b]) ~= k then pc++
-    Eq { a: u8, b: u8, k: bool },
+    Eq {
+        a: u8,
+        b: u8,
+        k: bool,
+    },
     /// if (R[a] < R[b]) ~= k then pc++
-    Lt { a: u8, b: u8, k: bool },
+    Lt {
+        a: u8,
+        b: u8,
+        k: bool,
+    },
     /// if (R[a] <= R[b]) ~= k then pc++
-    Le { a: u8, b: u8, k: bool },
+    Le {
+        a: u8,
+        b: u8,
+        k: bool,
+    },
     /// if (R[a] == K[c]) ~= k then pc++
-    EqK { a: u8, c: u8, k: bool },
+    EqK {
+        a: u8,
+        c: u8,
+        k: bool,
+    },
     /// if (R[a] < i) ~= k then pc++
-    LtInt { a: u8, i: i8, k: bool },
+    LtInt {
+        a: u8,
+        i: i8,
+        k: bool,
+    },
     /// if (R[a] <= i) ~= k then pc++
-    LeInt { a: u8, i: i8, k: bool },
+    LeInt {
+        a: u8,
+        i: i8,
+        k: bool,
+    },
     /// if (R[a] > i) ~= k then pc++
-    GtInt { a: u8, i: i8, k: bool },
+    GtInt {
+        a: u8,
+        i: i8,
+        k: bool,
+    },
     /// if (R[a] >= i) ~= k then pc++
-    GeInt { a: u8, i: i8, k: bool },
+    GeInt {
+        a: u8,
+        i: i8,
+        k: bool,
+    },
     /// if truthy(R[a]) ~= k then pc++
-    Test { a: u8, k: bool },
+    Test {
+        a: u8,
+        k: bool,
+    },
     /// R[a], ... ,R[a+c-2] := R[a](R[a+1], ... ,R[a+b-1])
-    Call { a: u8, b: u8, c: u8 },
+    Call {
+        a: u8,
+        b: u8,
+        c: u8,
+    },
     /// return R[a](R[a+1], ... ,R[a+b-1])
-    TailCall { a: u8, b: u8 },
+    TailCall {
+        a: u8,
+        b: u8,
+    },
     /// return R[a], ... ,R[a+b-2]
-    Return { a: u8, b: u8 },
+    Return {
+        a: u8,
+        b: u8,
+    },
     /// Numeric for: prepare R[a] (start), R[a+1] (limit), R[a+2] (step);
     /// R[a+3] is the control variable. Skips the loop (pc += skip + 1)
     /// when it runs zero times.
-    ForPrep { a: u8, skip: u16 },
+    ForPrep {
+        a: u8,
+        skip: u16,
+    },
     /// Numeric for: advance; if the loop continues, pc -= back.
-    ForLoop { a: u8, back: u16 },
+    ForLoop {
+        a: u8,
+        back: u16,
+    },
     /// Generic for: R[a+4], ... ,R[a+3+c] := R[a](R[a+1], R[a+2])
-    TForCall { a: u8, c: u8 },
+    TForCall {
+        a: u8,
+        c: u8,
+    },
     /// Generic for: if R[a+4] ~= nil then { R[a+2] := R[a+4]; pc -= back }
-    TForLoop { a: u8, back: u16 },
+    TForLoop {
+        a: u8,
+        back: u16,
+    },
     /// R[a][first + i - 1] := R[a + i], 1 <= i <= n (n = 0: up to the top);
     /// `first` is in the following ExtraArg.
-    SetList { a: u8, n: u8 },
+    SetList {
+        a: u8,
+        n: u8,
+    },
     /// R[a] := closure(protos[p])
-    Closure { a: u8, p: u16 },
+    Closure {
+        a: u8,
+        p: u16,
+    },
     /// R[a], ..., R[a+n-2] = vararg (n = 0: all, setting the top)
-    VarArg { a: u8, n: u8 },
+    VarArg {
+        a: u8,
+        n: u8,
+    },
     /// Close upvalues and to-be-closed variables at or above R[a].
-    Close { a: u8 },
+    Close {
+        a: u8,
+    },
     /// Mark R[a] as a to-be-closed variable.
-    Tbc { a: u8 },
+    Tbc {
+        a: u8,
+    },
     /// An argument for the previous opcode.
-    ExtraArg { value: Extra },
+    ExtraArg {
+        value: Extra,
+    },
 }
 
 impl Op {

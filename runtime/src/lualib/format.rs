@@ -223,9 +223,8 @@ impl<'a> Iterator for Pieces<'a> {
             b'd' | b'i' => checkformat(&form, FLAGS_I, true),
             b'u' => checkformat(&form, FLAGS_U, true),
             b'o' | b'x' | b'X' => checkformat(&form, FLAGS_X, true),
-            b'a' | b'A' | b'f' | b'F' | b'e' | b'E' | b'g' | b'G' => {
-                checkformat(&form, FLAGS_F, true)
-            }
+            // lua5.4.4 has no '%F' (L_FMTFLAGSF covers a A f e E g G only).
+            b'a' | b'A' | b'f' | b'e' | b'E' | b'g' | b'G' => checkformat(&form, FLAGS_F, true),
             b'q' => {
                 if span > 0 {
                     Err("specifier '%q' cannot have modifiers".to_string())
@@ -486,7 +485,11 @@ fn body_a(v: f64, prec: Option<usize>, alt: bool, upper: bool) -> (Vec<u8>, Vec<
     } else {
         b"0123456789abcdef"
     };
-    let prefix = if upper { b"0X".to_vec() } else { b"0x".to_vec() };
+    let prefix = if upper {
+        b"0X".to_vec()
+    } else {
+        b"0x".to_vec()
+    };
     let mut b = Vec::new();
     b.push(table[(lead & 15) as usize]);
     if !digits.is_empty() || alt {
@@ -672,28 +675,56 @@ mod tests {
         use A::*;
         check(&[
             ("%y", I(1), "ERR invalid conversion '%y' to 'format'"),
-            ("%123d", I(1), "ERR invalid conversion specification: '%123d'"),
-            ("%.123d", I(1), "ERR invalid conversion specification: '%.123d'"),
+            (
+                "%123d",
+                I(1),
+                "ERR invalid conversion specification: '%123d'",
+            ),
+            (
+                "%.123d",
+                I(1),
+                "ERR invalid conversion specification: '%.123d'",
+            ),
             ("%#d", I(1), "ERR invalid conversion specification: '%#d'"),
             (
                 "%-+ #0-+ #0-+ #0-+ #0-+ 5d",
                 I(1),
                 "ERR invalid format (too long)",
             ),
-            ("%-+ #0-+ #0-+ #0-+ #01d", I(1), "ERR invalid format (too long)"),
+            (
+                "%-+ #0-+ #0-+ #0-+ #01d",
+                I(1),
+                "ERR invalid format (too long)",
+            ),
             (
                 "%-+ #0-+ #0-+ #0-+ #0d",
                 I(1),
                 "ERR invalid conversion specification: '%-+ #0-+ #0-+ #0-+ #0d'",
             ),
             ("%-+-+-+-+-+-+-+-+-+9d", I(1), "+1       "),
-            ("%05s", S(b"a"), "ERR invalid conversion specification: '%05s'"),
-            ("%.3c", I(65), "ERR invalid conversion specification: '%.3c'"),
-            ("%10.3q", S(b"a"), "ERR specifier '%q' cannot have modifiers"),
+            (
+                "%05s",
+                S(b"a"),
+                "ERR invalid conversion specification: '%05s'",
+            ),
+            (
+                "%.3c",
+                I(65),
+                "ERR invalid conversion specification: '%.3c'",
+            ),
+            (
+                "%10.3q",
+                S(b"a"),
+                "ERR specifier '%q' cannot have modifiers",
+            ),
             ("%", I(1), "ERR invalid conversion '%' to 'format'"),
             ("%5", I(1), "ERR invalid conversion '%5' to 'format'"),
             ("%5.", I(1), "ERR invalid conversion '%5.' to 'format'"),
-            ("%0100d", I(1), "ERR invalid conversion specification: '%0100d'"),
+            (
+                "%0100d",
+                I(1),
+                "ERR invalid conversion specification: '%0100d'",
+            ),
             ("%ll", I(1), "ERR invalid conversion '%l' to 'format'"),
             ("%hd", I(1), "ERR invalid conversion '%h' to 'format'"),
             ("%Lf", I(1), "ERR invalid conversion '%L' to 'format'"),
@@ -903,7 +934,11 @@ mod tests {
             ("%q", F(1e300), "0x1.7e43c8800759cp+996"),
             ("%q", F(-1.5), "-0x1.8p+0"),
             ("%q", F(5e-324), "0x0.0000000000001p-1022"),
-            ("%q", S(b"a\n\0b\x001\r\"\\\x7f"), "\"a\\\n\\0b\\0001\\13\\\"\\\\\\127\""),
+            (
+                "%q",
+                S(b"a\n\0b\x001\r\"\\\x7f"),
+                "\"a\\\n\\0b\\0001\\13\\\"\\\\\\127\"",
+            ),
             (
                 "%q",
                 S(b"\x001\0a\r\n\t\x01\x019"),
@@ -922,7 +957,6 @@ mod tests {
         format_str(&spec, &long, &mut out).unwrap();
         assert_eq!(out.len(), 150);
     }
-
 
     #[test]
     fn literals() {

@@ -109,11 +109,7 @@ fn make_float(mant: u64, sticky: bool, exp2: i64) -> f64 {
         return f64::INFINITY;
     }
     // number of significant bits we can keep
-    let keep: i64 = if top >= -1022 {
-        53
-    } else {
-        53 - (-1022 - top)
-    };
+    let keep: i64 = if top >= -1022 { 53 } else { 53 - (-1022 - top) };
     if keep < 0 {
         return 0.0;
     }
@@ -589,7 +585,10 @@ mod tests {
             (b"1\0", None),
             (b"1\x0b", Some(I(1))),
             (b"\x0c1", Some(I(1))),
-            (b"123456789012345678901234567890", Some(F(1.2345678901234568e29))),
+            (
+                b"123456789012345678901234567890",
+                Some(F(1.2345678901234568e29)),
+            ),
             (b"0.1", Some(F(0.1))),
             (b"-0", Some(I(0))),
             (b"-0.0", Some(F(-0.0))),
@@ -608,7 +607,10 @@ mod tests {
             (b"0x1.fffffffffffff8p1023", Some(F(f64::INFINITY))),
             (b"0x1.fffffffffffff7ffp1023", Some(F(f64::MAX))),
             (b"0x123456789abcdef0123p0", Some(F(5.373003642731685e21))),
-            (b"0x.0000000000000000000000001p0", Some(F(7.888609052210118e-31))),
+            (
+                b"0x.0000000000000000000000001p0",
+                Some(F(7.888609052210118e-31)),
+            ),
             (b"0x10000000000000000000000000p-100", Some(F(1.0))),
             (b"0x1.08p-1022", Some(F(2.2946074165855514e-308))),
             (b"infinity", None),
@@ -666,7 +668,12 @@ mod tests {
             (b"0x10", 16, None),
         ];
         for &(s, b, e) in cases {
-            assert_eq!(str_to_int_base(s, b), e, "{:?} {b}", String::from_utf8_lossy(s));
+            assert_eq!(
+                str_to_int_base(s, b),
+                e,
+                "{:?} {b}",
+                String::from_utf8_lossy(s)
+            );
         }
     }
 

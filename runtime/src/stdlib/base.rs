@@ -40,7 +40,9 @@ pub const FUNCTIONS: &[(&str, NativeFn)] = &[
 pub fn error_to_string<'gc>(ctx: Ctx<'gc>, v: Value<'gc>) -> String {
     match v {
         Value::String(s) => s.to_str_lossy().into_owned(),
-        Value::Integer(_) | Value::Number(_) => vm::tostring_number(ctx, v).to_str_lossy().into_owned(),
+        Value::Integer(_) | Value::Number(_) => {
+            vm::tostring_number(ctx, v).to_str_lossy().into_owned()
+        }
         Value::Nil => "nil".into(),
         other => format!("(error object is a {} value)", other.type_name()),
     }
@@ -81,7 +83,10 @@ fn print<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
             // Some argument has __tostring: the Lua version calls it.
             let slow = cx.ctx.state.registry.get_str(cx.ctx, "print_slow");
             cx.stack.insert(cx.base, slow);
-            return Ok(Action::Call { at: 0, cont: Cont::Return });
+            return Ok(Action::Call {
+                at: 0,
+                cont: Cont::Return,
+            });
         };
         if i > 0 {
             line.push(b'\t');
@@ -116,7 +121,10 @@ fn tostring<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
             cx.clear();
             cx.push(mm);
             cx.push(v);
-            Ok(Action::Call { at: 0, cont: Cont::ToString })
+            Ok(Action::Call {
+                at: 0,
+                cont: Cont::ToString,
+            })
         }
     }
 }
@@ -171,7 +179,7 @@ fn rawlen<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
     let n = match cx.arg(0) {
         Value::Table(t) => t.length(),
         Value::String(s) => s.len() as i64,
-        _ => return Err(cx.arg_error(0, "table or string expected")),
+        _ => return Err(cx.type_error(0, "table or string")),
     };
     cx.ret1(Value::Integer(n))
 }
@@ -184,7 +192,10 @@ fn setmetatable<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
         _ => return Err(cx.type_error(1, "nil or table")),
     };
     if let Some(old) = t.metatable() {
-        if !old.get(Value::String(cx.ctx.event(Event::Metatable))).is_nil() {
+        if !old
+            .get(Value::String(cx.ctx.event(Event::Metatable)))
+            .is_nil()
+        {
             return Err(RtError::msg("cannot change a protected metatable"));
         }
     }
@@ -244,14 +255,20 @@ pub fn position(frames: &[Frame<'_>], level: usize) -> Option<String> {
 
 fn pcall<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
     cx.check_any(0)?;
-    Ok(Action::Call { at: 0, cont: Cont::Pcall })
+    Ok(Action::Call {
+        at: 0,
+        cont: Cont::Pcall,
+    })
 }
 
 fn xpcall<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
     let handler = cx.check_any(1)?;
     // Arguments: f, handler, args... -> f, args...
     cx.stack.remove(cx.base + 1);
-    Ok(Action::Call { at: 0, cont: Cont::Xpcall { handler } })
+    Ok(Action::Call {
+        at: 0,
+        cont: Cont::Xpcall { handler },
+    })
 }
 
 fn next<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
@@ -270,7 +287,10 @@ fn pairs<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
         cx.clear();
         cx.push(mm);
         cx.push(v);
-        return Ok(Action::Call { at: 0, cont: Cont::Return });
+        return Ok(Action::Call {
+            at: 0,
+            cont: Cont::Return,
+        });
     }
     if !matches!(v, Value::Table(_)) {
         return Err(cx.type_error(0, "table"));
@@ -312,7 +332,10 @@ fn ipairs_iter<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
             cx.push(slow);
             cx.push(v);
             cx.push(Value::Integer(i));
-            Ok(Action::Call { at: 0, cont: Cont::Return })
+            Ok(Action::Call {
+                at: 0,
+                cont: Cont::Return,
+            })
         }
     }
 }
@@ -348,7 +371,10 @@ fn load<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
             // Reader functions are gathered by the Lua helper.
             let slow = cx.ctx.state.registry.get_str(cx.ctx, "load_reader");
             cx.stack.insert(cx.base, slow);
-            return Ok(Action::Call { at: 0, cont: Cont::Return });
+            return Ok(Action::Call {
+                at: 0,
+                cont: Cont::Return,
+            });
         }
         _ => return Err(cx.type_error(0, "string")),
     };

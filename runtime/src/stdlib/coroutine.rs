@@ -22,7 +22,7 @@ pub const FUNCTIONS: &[(&str, NativeFn)] = &[
 fn check_thread<'gc>(cx: &NCtx<'_, 'gc>, i: usize) -> Result<Thread<'gc>, RtError<'gc>> {
     match cx.arg(i) {
         Value::Thread(t) => Ok(t),
-        _ => Err(cx.type_error(i, "coroutine")),
+        _ => Err(cx.type_error(i, "thread")),
     }
 }
 

@@ -113,7 +113,9 @@ fn read<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
 
 fn lines<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
     if !cx.arg(0).is_nil() {
-        return Err(RtError::msg("io.lines with a file name is not available here"));
+        return Err(RtError::msg(
+            "io.lines with a file name is not available here",
+        ));
     }
     let iter = cx.ctx.state.registry.get_str(cx.ctx, "io.lines.iterator");
     cx.ret1(iter)

@@ -3,6 +3,7 @@
 
 pub mod base;
 pub mod coroutine;
+pub mod debug;
 pub mod io;
 pub mod math;
 pub mod os;
@@ -16,11 +17,15 @@ use crate::state::Ctx;
 use crate::table::Table;
 use crate::value::{Native, Value};
 
+/// The parts of the library written in Lua, run at startup.
+pub const PRELUDES: &[(&str, &str)] = &[("=prelude", base::PRELUDE), ("=prelude", table::PRELUDE)];
+
 /// Every library's natives, by stable name.
 pub fn all() -> impl Iterator<Item = &'static (&'static str, NativeFn)> {
     base::FUNCTIONS
         .iter()
         .chain(coroutine::FUNCTIONS)
+        .chain(debug::FUNCTIONS)
         .chain(io::FUNCTIONS)
         .chain(math::FUNCTIONS)
         .chain(os::FUNCTIONS)
@@ -48,7 +53,11 @@ fn register<'gc>(ctx: Ctx<'gc>, table: Table<'gc>, functions: &'static [(&'stati
 }
 
 /// A library table registered as a global and in the registry.
-fn library<'gc>(ctx: Ctx<'gc>, name: &str, functions: &'static [(&'static str, NativeFn)]) -> Table<'gc> {
+fn library<'gc>(
+    ctx: Ctx<'gc>,
+    name: &str,
+    functions: &'static [(&'static str, NativeFn)],
+) -> Table<'gc> {
     let t = Table::new(ctx);
     register(ctx, t, functions);
     ctx.state.globals.set_str(ctx, name, Value::Table(t));
@@ -65,17 +74,24 @@ pub fn open<'gc>(ctx: Ctx<'gc>, config: &Config) {
     library(ctx, "coroutine", coroutine::FUNCTIONS);
     let io = library(ctx, "io", io::FUNCTIONS);
     // io.write returns the file; without files, that is the io table.
-    ctx.state.registry.set_str(ctx, "io.stdout", Value::Table(io));
+    ctx.state
+        .registry
+        .set_str(ctx, "io.stdout", Value::Table(io));
     io.set_str(ctx, "stdout", Value::Table(io));
     let iter = native(ctx, "io.lines.iterator", io::lines_iter);
     ctx.state.registry.set_str(ctx, "io.lines.iterator", iter);
+    library(ctx, "debug", debug::FUNCTIONS);
     library(ctx, "math", math::FUNCTIONS);
     library(ctx, "os", os::FUNCTIONS);
     library(ctx, "table", table::FUNCTIONS);
     let string = library(ctx, "string", string::FUNCTIONS);
     let meta = Table::new(ctx);
-    meta.set(ctx, Value::String(ctx.event(crate::state::Event::Index)), Value::Table(string))
-        .expect("a string key");
+    meta.set(
+        ctx,
+        Value::String(ctx.event(crate::state::Event::Index)),
+        Value::Table(string),
+    )
+    .expect("a string key");
     *ctx.state.string_meta.borrow_mut(ctx.mc) = Some(meta);
     library(ctx, "utf8", utf8::FUNCTIONS);
     math::open(ctx);

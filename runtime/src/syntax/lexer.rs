@@ -157,11 +157,11 @@ impl Token {
                     }
                     Delim::Long(n) => {
                         buf.push(b'[');
-                        buf.extend(std::iter::repeat(b'=').take(*n));
+                        buf.extend(std::iter::repeat_n(b'=', *n));
                         buf.push(b'[');
                         buf.extend_from_slice(value);
                         buf.push(b']');
-                        buf.extend(std::iter::repeat(b'=').take(*n));
+                        buf.extend(std::iter::repeat_n(b'=', *n));
                         buf.push(b']');
                     }
                 }
@@ -560,7 +560,10 @@ impl<'a> Lexer<'a> {
     fn get_hexa(&mut self) -> Result<u32, LexError> {
         self.save_and_next();
         let c = self.cur();
-        self.esc_check(c.is_some_and(|c| c.is_ascii_hexdigit()), "hexadecimal digit expected")?;
+        self.esc_check(
+            c.is_some_and(|c| c.is_ascii_hexdigit()),
+            "hexadecimal digit expected",
+        )?;
         Ok(c.map_or(0, hex_value))
     }
 
@@ -704,7 +707,10 @@ impl<'a> Lexer<'a> {
         loop {
             if self.check_next2(expo) {
                 self.check_next2(b"-+");
-            } else if self.cur().is_some_and(|c| c.is_ascii_hexdigit() || c == b'.') {
+            } else if self
+                .cur()
+                .is_some_and(|c| c.is_ascii_hexdigit() || c == b'.')
+            {
                 self.save_and_next();
             } else {
                 break;
@@ -722,9 +728,9 @@ impl<'a> Lexer<'a> {
     }
 }
 
-/// `luaO_utf8esc`: encodes `x` (at most 0x7FFFFFFF) into the end of `out`
-/// the way Lua does (up to 6 bytes); returns the length, with the bytes in
-/// `out[..n]`.
+/// `luaO_utf8esc`: encodes `x` (at most 0x7FFFFFFF) the way Lua does, in
+/// up to 6 bytes (so also surrogates and values above 0x10FFFF), into
+/// `out[..n]`; returns `n`. Useful for `utf8.char` too.
 pub fn utf8_esc(out: &mut [u8; 8], x: u32) -> usize {
     if x < 0x80 {
         out[0] = x as u8;
@@ -756,17 +762,35 @@ pub enum Number {
     Flt(f64),
 }
 
-/// `luaO_str2num` for what the lexer can produce (no sign, no spaces):
-/// an integer if the text is a decimal integer that fits or any hex
-/// integer (wrapping), else a float as `strtod` reads it, else `None`.
+/// `luaO_str2num`, the conversion behind numerals, `tonumber` and string
+/// coercions: the whole string, with optional surrounding whitespace and
+/// an optional sign, must be a numeral. An integer if it is a decimal
+/// integer that fits or any hex integer (wrapping modulo 2^64), else a
+/// float as C's `strtod` reads it (decimal or hex; no `inf`/`nan`), else
+/// `None`.
 pub fn str2number(s: &[u8]) -> Option<Number> {
-    if let Some(i) = str2int(s) {
-        return Some(Number::Int(i));
+    let start = s.iter().position(|&c| !is_space(c)).unwrap_or(s.len());
+    let end = s
+        .iter()
+        .rposition(|&c| !is_space(c))
+        .map_or(start, |p| p + 1);
+    let t = s.get(start..end)?;
+    let (neg, body) = match t {
+        [b'-', rest @ ..] => (true, rest),
+        [b'+', rest @ ..] => (false, rest),
+        _ => (false, t),
+    };
+    if let Some(a) = str2int(body, neg) {
+        let v = if neg { 0u64.wrapping_sub(a) } else { a };
+        return Some(Number::Int(v as i64));
     }
-    str2float(s).map(Number::Flt)
+    let f = str2float(body)?;
+    Some(Number::Flt(if neg { -f } else { f }))
 }
 
-fn str2int(s: &[u8]) -> Option<i64> {
+/// The magnitude of an unsigned integer numeral (`neg`: it will be negated,
+/// so 2^63 still fits).
+fn str2int(s: &[u8], neg: bool) -> Option<u64> {
     let mut a: u64 = 0;
     if let [b'0', b'x' | b'X', digits @ ..] = s {
         if digits.is_empty() {
@@ -788,12 +812,12 @@ fn str2int(s: &[u8]) -> Option<i64> {
             }
             let d = u64::from(c - b'0');
             a = a.checked_mul(10)?.checked_add(d)?;
-            if a > i64::MAX as u64 {
+            if a > i64::MAX as u64 + u64::from(neg) {
                 return None;
             }
         }
     }
-    Some(a as i64)
+    Some(a)
 }
 
 fn str2float(s: &[u8]) -> Option<f64> {
@@ -990,7 +1014,11 @@ mod tests {
     fn check_tokens(cases: &[(&str, &str)]) {
         for (src, want) in cases {
             let got = match lex_all(src) {
-                Ok(toks) => toks.iter().map(|t| show(&t.token)).collect::<Vec<_>>().join(" "),
+                Ok(toks) => toks
+                    .iter()
+                    .map(|t| show(&t.token))
+                    .collect::<Vec<_>>()
+                    .join(" "),
                 Err(e) => format!("error {e}"),
             };
             assert_eq!(&got, want, "source: {src:?}");
@@ -1049,18 +1077,33 @@ mod tests {
             ("9223372036854775807", "int:9223372036854775807"),
             ("9223372036854775808", "flt:9.223372036854776e18"),
             ("18446744073709551616", "flt:1.8446744073709552e19"),
-            ("123456789012345678901234567890", "flt:1.2345678901234568e29"),
-            ("0x10 0xff 0XaBcDeF 0X1", "int:16 int:255 int:11259375 int:1"),
+            (
+                "123456789012345678901234567890",
+                "flt:1.2345678901234568e29",
+            ),
+            (
+                "0x10 0xff 0XaBcDeF 0X1",
+                "int:16 int:255 int:11259375 int:1",
+            ),
             ("0xffffffffffffffff", "int:-1"),
             ("0x10000000000000000", "int:0"),
             ("0x7fffffffffffffff1", "int:-15"),
             ("0x7fffffffffffffff", "int:9223372036854775807"),
-            ("1.5 1e10 1E+2 1e-2", "flt:1.5 flt:10000000000.0 flt:100.0 flt:0.01"),
+            (
+                "1.5 1e10 1E+2 1e-2",
+                "flt:1.5 flt:10000000000.0 flt:100.0 flt:0.01",
+            ),
             (".5 5. 3.", "flt:0.5 flt:5.0 flt:3.0"),
             ("1e400 1e-400", "flt:inf flt:0.0"),
             ("4.9e-324", "flt:5e-324"),
-            ("2.4703282292062328e-324 2.4703282292062327e-324", "flt:5e-324 flt:0.0"),
-            ("0x.8 0x1p4 0x1P-2 0xA.8p1", "flt:0.5 flt:16.0 flt:0.25 flt:21.0"),
+            (
+                "2.4703282292062328e-324 2.4703282292062327e-324",
+                "flt:5e-324 flt:0.0",
+            ),
+            (
+                "0x.8 0x1p4 0x1P-2 0xA.8p1",
+                "flt:0.5 flt:16.0 flt:0.25 flt:21.0",
+            ),
             ("0xep1 0xe+1", "flt:28.0 int:14 '+' int:1"),
             ("0x.1p-1070", "flt:5e-324"),
             ("0x1p-1080", "flt:0.0"),
@@ -1071,11 +1114,20 @@ mod tests {
             ("0x1.00000000000018p0", "flt:1.0000000000000004"),
             ("0x.0000000000000000000000000000000000000001p160", "flt:1.0"),
             ("0x100000000000000000000000000000000p-128", "flt:1.0"),
-            ("0x1p-1074 0x1p-1075 0x1.8p-1075 0x1p-1076", "flt:5e-324 flt:0.0 flt:5e-324 flt:0.0"),
-            ("0x1p-1022 0x0.fffffffffffffp-1022", "flt:2.2250738585072014e-308 flt:2.225073858507201e-308"),
+            (
+                "0x1p-1074 0x1p-1075 0x1.8p-1075 0x1p-1076",
+                "flt:5e-324 flt:0.0 flt:5e-324 flt:0.0",
+            ),
+            (
+                "0x1p-1022 0x0.fffffffffffffp-1022",
+                "flt:2.2250738585072014e-308 flt:2.225073858507201e-308",
+            ),
             ("0x1.ffffffffffffffp-1023", "flt:2.2250738585072014e-308"),
             ("0x1p1024 0x1p1023", "flt:inf flt:8.98846567431158e307"),
-            ("0x1p99999999999999999999 0x1p-99999999999999999999", "flt:inf flt:0.0"),
+            (
+                "0x1p99999999999999999999 0x1p-99999999999999999999",
+                "flt:inf flt:0.0",
+            ),
             ("3 .. 4", "int:3 '..' int:4"),
             ("3x", "error 1: malformed number near '3x'"),
             ("3abc", "error 1: malformed number near '3abc'"),
@@ -1097,7 +1149,10 @@ mod tests {
     #[test]
     fn escapes() {
         check_tokens(&[
-            (r#""\a\b\f\n\r\t\v""#, "str:\\u{7}\\u{8}\\u{c}\\n\\r\\t\\u{b}"),
+            (
+                r#""\a\b\f\n\r\t\v""#,
+                "str:\\u{7}\\u{8}\\u{c}\\n\\r\\t\\u{b}",
+            ),
             (r#""\\\"\'""#, "str:\\\\\\\"\\'"),
             (r#"'\'"'"#, "str:\\'\\\""),
             (r#""\x41\x4a\x4A""#, "str:AJJ"),
@@ -1113,32 +1168,118 @@ mod tests {
             ("\"a\\\rb\"", "str:a\\nb"),
             ("'a\"b' \"a'b\"", "str:a\\\"b str:a\\'b"),
             (r#""\q""#, "error 1: invalid escape sequence near '\"\\q'"),
-            (r#""abc\q""#, "error 1: invalid escape sequence near '\"abc\\q'"),
-            (r#""a\tb\q""#, "error 1: invalid escape sequence near '\"a\tb\\q'"),
-            (r#""\300""#, "error 1: decimal escape too large near '\"\\300\"'"),
-            (r#""\256""#, "error 1: decimal escape too large near '\"\\256\"'"),
-            (r#""\xg""#, "error 1: hexadecimal digit expected near '\"\\xg'"),
-            (r#""\x5g""#, "error 1: hexadecimal digit expected near '\"\\x5g'"),
-            (r#""a\xa"#, "error 1: hexadecimal digit expected near '\"a\\xa'"),
-            (r#""\u{110000000}""#, "error 1: UTF-8 value too large near '\"\\u{110000000'"),
-            (r#""\u{80000000}""#, "error 1: UTF-8 value too large near '\"\\u{80000000'"),
+            (
+                r#""abc\q""#,
+                "error 1: invalid escape sequence near '\"abc\\q'",
+            ),
+            (
+                r#""a\tb\q""#,
+                "error 1: invalid escape sequence near '\"a\tb\\q'",
+            ),
+            (
+                r#""\300""#,
+                "error 1: decimal escape too large near '\"\\300\"'",
+            ),
+            (
+                r#""\256""#,
+                "error 1: decimal escape too large near '\"\\256\"'",
+            ),
+            (
+                r#""\xg""#,
+                "error 1: hexadecimal digit expected near '\"\\xg'",
+            ),
+            (
+                r#""\x5g""#,
+                "error 1: hexadecimal digit expected near '\"\\x5g'",
+            ),
+            (
+                r#""a\xa"#,
+                "error 1: hexadecimal digit expected near '\"a\\xa'",
+            ),
+            (
+                r#""\u{110000000}""#,
+                "error 1: UTF-8 value too large near '\"\\u{110000000'",
+            ),
+            (
+                r#""\u{80000000}""#,
+                "error 1: UTF-8 value too large near '\"\\u{80000000'",
+            ),
             (r#""\u123""#, "error 1: missing '{' near '\"\\u1'"),
             (r#""a\u"#, "error 1: missing '{' near '\"a\\u'"),
             (r#""\u{12""#, "error 1: missing '}' near '\"\\u{12\"'"),
-            (r#""\u{}""#, "error 1: hexadecimal digit expected near '\"\\u{}'"),
-            (r#""a\u{"#, "error 1: hexadecimal digit expected near '\"a\\u{'"),
+            (
+                r#""\u{}""#,
+                "error 1: hexadecimal digit expected near '\"\\u{}'",
+            ),
+            (
+                r#""a\u{"#,
+                "error 1: hexadecimal digit expected near '\"a\\u{'",
+            ),
             ("\"abc", "error 1: unfinished string near <eof>"),
             ("\"abc\ny\"", "error 1: unfinished string near '\"abc'"),
             ("\"abc\ry\"", "error 1: unfinished string near '\"abc'"),
             ("\"a\\", "error 1: unfinished string near <eof>"),
             ("'abc\\z", "error 1: unfinished string near <eof>"),
             ("'\\z\n\n", "error 3: unfinished string near <eof>"),
-            ("x = [==[ abc", "error 1: unfinished long string (starting at line 1) near <eof>"),
-            ("\n[[\n\n", "error 4: unfinished long string (starting at line 2) near <eof>"),
-            ("--[==[ abc\n", "error 2: unfinished long comment (starting at line 1) near <eof>"),
+            (
+                "x = [==[ abc",
+                "error 1: unfinished long string (starting at line 1) near <eof>",
+            ),
+            (
+                "\n[[\n\n",
+                "error 4: unfinished long string (starting at line 2) near <eof>",
+            ),
+            (
+                "--[==[ abc\n",
+                "error 2: unfinished long comment (starting at line 1) near <eof>",
+            ),
             ("[=", "error 1: invalid long string delimiter near '[='"),
             ("[==x", "error 1: invalid long string delimiter near '[=='"),
         ]);
+    }
+
+    #[test]
+    fn string_to_number() {
+        // Expected values from lua5.4's tonumber.
+        let cases: &[(&str, Option<Number>)] = &[
+            (" 10 ", Some(Number::Int(10))),
+            ("-10", Some(Number::Int(-10))),
+            ("+5", Some(Number::Int(5))),
+            ("- 10", None),
+            ("+-5", None),
+            ("0x", None),
+            ("-0x10", Some(Number::Int(-16))),
+            ("-0xffffffffffffffff", Some(Number::Int(1))),
+            ("1e1", Some(Number::Flt(10.0))),
+            (" -1.5 ", Some(Number::Flt(-1.5))),
+            ("-.5", Some(Number::Flt(-0.5))),
+            ("5.", Some(Number::Flt(5.0))),
+            ("-9223372036854775808", Some(Number::Int(i64::MIN))),
+            (
+                "9223372036854775808",
+                Some(Number::Flt(9223372036854775808.0)),
+            ),
+            (
+                "-9223372036854775809",
+                Some(Number::Flt(-9223372036854775808.0)),
+            ),
+            ("inf", None),
+            ("nan", None),
+            ("", None),
+            ("  ", None),
+            ("1 2", None),
+            ("\t0x1p4\n", Some(Number::Flt(16.0))),
+            ("\x0b\x0c1\r", Some(Number::Int(1))),
+            ("0x1P+4", Some(Number::Flt(16.0))),
+            ("0x.8", Some(Number::Flt(0.5))),
+            ("0x1e+5", None),
+            ("1e", None),
+            ("1e+5", Some(Number::Flt(100000.0))),
+            ("1\0", None),
+        ];
+        for (s, want) in cases {
+            assert_eq!(str2number(s.as_bytes()), *want, "{s:?}");
+        }
     }
 
     #[test]

@@ -67,7 +67,9 @@ pub fn chunkid(source_name: &str) -> String {
         _ => {
             // C string semantics: the source ends at its first NUL.
             let cstr_len = src.iter().position(|&b| b == 0).unwrap_or(src.len());
-            let nl = src.get(..cstr_len).and_then(|s| s.iter().position(|&b| b == b'\n'));
+            let nl = src
+                .get(..cstr_len)
+                .and_then(|s| s.iter().position(|&b| b == b'\n'));
             let avail = IDSIZE - (9 + 3 + 2) - 1;
             out.extend_from_slice(b"[string \"");
             if src.len() < avail && nl.is_none() {
@@ -155,62 +157,67 @@ pub fn dismantle(chunk: Chunk) {
                 _ => {}
             },
             Node::Block(b) => {
-                stack.extend(b.stats.into_iter().map(Node::Stat));
+                for stat in b.stats {
+                    push_stat_children(&mut stack, stat);
+                }
                 if let Some(r) = b.ret {
                     stack.extend(r.exprs.into_iter().map(Node::Expr));
                 }
             }
-            Node::Stat(s) => match s.kind {
-                StatKind::Call(e) => stack.push(Node::Expr(e)),
-                StatKind::Local { exprs, .. } => stack.extend(exprs.into_iter().map(Node::Expr)),
-                StatKind::Assign { targets, exprs } => {
-                    stack.extend(targets.into_iter().map(Node::Expr));
-                    stack.extend(exprs.into_iter().map(Node::Expr));
-                }
-                StatKind::Do(b) => stack.push(Node::Block(b)),
-                StatKind::While { cond, block } | StatKind::Repeat { block, cond } => {
-                    stack.push(Node::Expr(cond));
-                    stack.push(Node::Block(block));
-                }
-                StatKind::If { arms, else_block } => {
-                    for (c, b) in arms {
-                        stack.push(Node::Expr(c));
-                        stack.push(Node::Block(b));
-                    }
-                    if let Some(b) = else_block {
-                        stack.push(Node::Block(b));
-                    }
-                }
-                StatKind::NumericFor {
-                    start,
-                    limit,
-                    step,
-                    block,
-                    ..
-                } => {
-                    stack.push(Node::Expr(start));
-                    stack.push(Node::Expr(limit));
-                    if let Some(s) = step {
-                        stack.push(Node::Expr(s));
-                    }
-                    stack.push(Node::Block(block));
-                }
-                StatKind::GenericFor { exprs, block, .. } => {
-                    stack.extend(exprs.into_iter().map(Node::Expr));
-                    stack.push(Node::Block(block));
-                }
-                StatKind::Function { body, .. } | StatKind::LocalFunction { body, .. } => {
-                    stack.push(Node::Block(body.block))
-                }
-                StatKind::Break | StatKind::Goto(_) | StatKind::Label(_) => {}
-            },
         }
+    }
+}
+
+/// Moves the children of `s` onto `stack` (for `dismantle`).
+fn push_stat_children(stack: &mut Vec<Node>, s: Stat) {
+    match s.kind {
+        StatKind::Call(e) => stack.push(Node::Expr(e)),
+        StatKind::Local { exprs, .. } => stack.extend(exprs.into_iter().map(Node::Expr)),
+        StatKind::Assign { targets, exprs } => {
+            stack.extend(targets.into_iter().map(Node::Expr));
+            stack.extend(exprs.into_iter().map(Node::Expr));
+        }
+        StatKind::Do(b) => stack.push(Node::Block(b)),
+        StatKind::While { cond, block } | StatKind::Repeat { block, cond } => {
+            stack.push(Node::Expr(cond));
+            stack.push(Node::Block(block));
+        }
+        StatKind::If { arms, else_block } => {
+            for (c, b) in arms {
+                stack.push(Node::Expr(c));
+                stack.push(Node::Block(b));
+            }
+            if let Some(b) = else_block {
+                stack.push(Node::Block(b));
+            }
+        }
+        StatKind::NumericFor {
+            start,
+            limit,
+            step,
+            block,
+            ..
+        } => {
+            stack.push(Node::Expr(start));
+            stack.push(Node::Expr(limit));
+            if let Some(s) = step {
+                stack.push(Node::Expr(s));
+            }
+            stack.push(Node::Block(block));
+        }
+        StatKind::GenericFor { exprs, block, .. } => {
+            stack.extend(exprs.into_iter().map(Node::Expr));
+            stack.push(Node::Block(block));
+        }
+        StatKind::Function { body, .. } | StatKind::LocalFunction { body, .. } => {
+            stack.push(Node::Block(body.block))
+        }
+        StatKind::Break | StatKind::Goto(_) | StatKind::Label(_) => {}
     }
 }
 
 enum Node {
     Expr(Expr),
-    Stat(Stat),
     Block(Block),
 }
 
@@ -287,6 +294,21 @@ fn unop(t: &Token) -> Option<UnOp> {
 
 fn expr_at(line: u32, kind: ExprKind) -> Expr {
     Expr { line, kind }
+}
+
+fn binary(op: BinOp, line: u32, a: Expr, b: Expr) -> Expr {
+    expr_at(line, ExprKind::Binary(op, Box::new(a), Box::new(b)))
+}
+
+/// `(e)` at `line`: parentheses only matter around multi-valued
+/// expressions (they truncate to one value); elsewhere they are dropped.
+fn paren(line: u32, e: Expr) -> Expr {
+    match e.kind {
+        ExprKind::Call(..) | ExprKind::MethodCall(..) | ExprKind::Vararg => {
+            expr_at(line, ExprKind::Paren(Box::new(e)))
+        }
+        _ => e,
+    }
 }
 
 impl Parser<'_> {
@@ -402,9 +424,7 @@ impl Parser<'_> {
             if line == self.tok.line {
                 self.error(&format!("{what} expected"));
             } else {
-                self.error(&format!(
-                    "{what} expected (to close {who} at line {line})"
-                ));
+                self.error(&format!("{what} expected (to close {who} at line {line})"));
             }
         }
     }
@@ -505,25 +525,8 @@ impl Parser<'_> {
                 }
             }
             Token::DbColon => self.label_stat(line, out),
-            Token::Return => {
-                self.advance();
-                block.ret = Some(self.ret_stat(line));
-            }
-            Token::Break => {
-                self.advance();
-                out.push(Stat {
-                    line,
-                    kind: StatKind::Break,
-                });
-            }
-            Token::Goto => {
-                self.advance();
-                let name = self.check_name();
-                out.push(Stat {
-                    line,
-                    kind: StatKind::Goto(name),
-                });
-            }
+            Token::Return => self.ret_stat(line, &mut block.ret),
+            Token::Break | Token::Goto => self.jump_stat(line, out),
             _ => self.expr_stat(line, out),
         }
         self.leave_level();
@@ -766,14 +769,26 @@ impl Parser<'_> {
         }));
     }
 
-    fn ret_stat(&mut self, line: u32) -> Return {
+    fn jump_stat(&mut self, line: u32, out: &mut Vec<Stat>) {
+        let kind = if self.at(&Token::Break) {
+            self.advance();
+            StatKind::Break
+        } else {
+            self.advance();
+            StatKind::Goto(self.check_name())
+        };
+        out.push(Stat { line, kind });
+    }
+
+    fn ret_stat(&mut self, line: u32, ret: &mut Option<Return>) {
+        self.advance(); // 'return'
         let exprs = if self.block_follow(true) || self.at_char(b';') {
             Vec::new()
         } else {
             self.explist()
         };
         self.test_next_char(b';');
-        Return { exprs, line }
+        *ret = Some(Return { exprs, line });
     }
 
     fn expr_stat(&mut self, line: u32, out: &mut Vec<Stat>) {
@@ -870,11 +885,18 @@ impl Parser<'_> {
     }
 
     fn explist(&mut self) -> Vec<Expr> {
-        let mut list = vec![self.expr()];
-        while self.test_next_char(b',') {
-            list.push(self.expr());
-        }
+        let mut list = Vec::new();
+        self.explist_into(&mut list);
         list
+    }
+
+    fn explist_into(&mut self, list: &mut Vec<Expr>) {
+        loop {
+            list.push(self.expr());
+            if !self.test_next_char(b',') {
+                break;
+            }
+        }
     }
 
     /// `subexpr -> (simpleexp | unop subexpr) { binop subexpr }` where each
@@ -882,13 +904,12 @@ impl Parser<'_> {
     /// are built in the loop, without recursion per term.
     fn subexpr(&mut self, limit: u8) -> Expr {
         self.enter_level();
-        let mut e = if let Some(op) = unop(&self.tok.token) {
-            let line = self.tok.line;
-            self.advance();
-            let operand = self.subexpr(UNARY_PRIORITY);
-            expr_at(line, ExprKind::Unary(op, Box::new(operand)))
-        } else {
-            self.simple_exp()
+        // (Frames on the recursion path are kept small: in debug builds
+        // every temporary gets its own stack slot, so the work is done in
+        // helpers that are not on the path.)
+        let mut e = match unop(&self.tok.token) {
+            Some(op) => self.unary_exp(op),
+            None => self.simple_exp(),
         };
         while let Some((op, left, right)) = binop(&self.tok.token) {
             if left <= limit {
@@ -897,19 +918,42 @@ impl Parser<'_> {
             let line = self.tok.line;
             self.advance();
             let rhs = self.subexpr(right);
-            e = expr_at(line, ExprKind::Binary(op, Box::new(e), Box::new(rhs)));
+            e = binary(op, line, e, rhs);
         }
         self.leave_level();
         e
     }
 
+    fn unary_exp(&mut self, op: UnOp) -> Expr {
+        let line = self.tok.line;
+        self.advance();
+        let operand = self.subexpr(UNARY_PRIORITY);
+        expr_at(line, ExprKind::Unary(op, Box::new(operand)))
+    }
+
     fn simple_exp(&mut self) -> Expr {
+        // Only the recursive cases stay in this frame (it is on the path of
+        // every nesting level); literals are read in `literal`.
+        match self.tok.token {
+            Token::Char(b'{') => self.constructor(),
+            Token::Function => self.function_exp(),
+            Token::Flt(..)
+            | Token::Int(..)
+            | Token::Str(..)
+            | Token::Nil
+            | Token::True
+            | Token::False
+            | Token::Dots => self.literal(),
+            _ => self.suffixed_exp().0,
+        }
+    }
+
+    fn literal(&mut self) -> Expr {
         let line = self.tok.line;
         let kind = match &mut self.tok.token {
             Token::Flt(f, _) => ExprKind::Float(*f),
             Token::Int(i, _) => ExprKind::Integer(*i),
             Token::Str(s, _) => ExprKind::String(std::mem::take(s)),
-            Token::Nil => ExprKind::Nil,
             Token::True => ExprKind::True,
             Token::False => ExprKind::False,
             Token::Dots => {
@@ -918,44 +962,43 @@ impl Parser<'_> {
                 }
                 ExprKind::Vararg
             }
-            Token::Char(b'{') => return self.constructor(),
-            Token::Function => {
-                self.advance();
-                let body_line = self.tok.line;
-                let body = self.body(false, body_line);
-                return expr_at(line, ExprKind::Function(Box::new(body)));
-            }
-            _ => return self.suffixed_exp().0,
+            _ => ExprKind::Nil,
         };
         self.advance();
         expr_at(line, kind)
     }
 
-    fn primary_exp(&mut self) -> (Expr, ExpClass) {
+    fn function_exp(&mut self) -> Expr {
         let line = self.tok.line;
+        self.advance(); // 'function'
+        let body_line = self.tok.line;
+        let body = self.body(false, body_line);
+        expr_at(line, ExprKind::Function(Box::new(body)))
+    }
+
+    fn primary_exp(&mut self) -> (Expr, ExpClass) {
         match self.tok.token {
-            Token::Char(b'(') => {
-                self.advance();
-                let inner = self.expr();
-                self.check_match(&Token::Char(b')'), "')'", "'('", line);
-                // Parentheses only matter around multi-valued expressions.
-                let e = match inner.kind {
-                    ExprKind::Call(..) | ExprKind::MethodCall(..) | ExprKind::Vararg => {
-                        expr_at(line, ExprKind::Paren(Box::new(inner)))
-                    }
-                    _ => inner,
-                };
-                (e, ExpClass::Other)
-            }
-            Token::Name(_) => {
-                let name = self.check_name();
-                (expr_at(line, ExprKind::Name(name)), ExpClass::Var)
-            }
+            Token::Char(b'(') => (self.paren_exp(), ExpClass::Other),
+            Token::Name(_) => (self.name_exp(), ExpClass::Var),
             _ => {
                 self.error("unexpected symbol");
-                (expr_at(line, ExprKind::Nil), ExpClass::Other)
+                (expr_at(self.tok.line, ExprKind::Nil), ExpClass::Other)
             }
         }
+    }
+
+    fn name_exp(&mut self) -> Expr {
+        let line = self.tok.line;
+        let name = self.check_name();
+        expr_at(line, ExprKind::Name(name))
+    }
+
+    fn paren_exp(&mut self) -> Expr {
+        let line = self.tok.line;
+        self.advance();
+        let inner = self.expr();
+        self.check_match(&Token::Char(b')'), "')'", "'('", line);
+        paren(line, inner)
     }
 
     /// `suffixedexp -> primaryexp { '.' NAME | '[' exp ']' | ':' NAME
@@ -964,35 +1007,47 @@ impl Parser<'_> {
         let line = self.tok.line;
         let (mut e, mut class) = self.primary_exp();
         loop {
-            match self.tok.token {
-                Token::Char(b'.') => {
-                    self.advance();
-                    let key_line = self.tok.line;
-                    let name = self.check_name();
-                    let key = expr_at(key_line, ExprKind::String(name.into_bytes()));
-                    e = expr_at(line, ExprKind::Index(Box::new(e), Box::new(key)));
-                    class = ExpClass::Var;
-                }
-                Token::Char(b'[') => {
-                    let key = self.index();
-                    e = expr_at(line, ExprKind::Index(Box::new(e), Box::new(key)));
-                    class = ExpClass::Var;
-                }
-                Token::Char(b':') => {
-                    self.advance();
-                    let name = self.check_name();
-                    let args = self.funcargs(line);
-                    e = expr_at(line, ExprKind::MethodCall(Box::new(e), name, args));
-                    class = ExpClass::Call;
-                }
-                Token::Char(b'(' | b'{') | Token::Str(..) => {
-                    let args = self.funcargs(line);
-                    e = expr_at(line, ExprKind::Call(Box::new(e), args));
-                    class = ExpClass::Call;
-                }
+            e = match self.tok.token {
+                Token::Char(b'.') => self.field_suffix(e, line),
+                Token::Char(b'[') => self.index_suffix(e, line),
+                Token::Char(b':') => self.method_suffix(e, line),
+                Token::Char(b'(' | b'{') | Token::Str(..) => self.call_suffix(e, line),
                 _ => return (e, class),
-            }
+            };
+            class = match e.kind {
+                ExprKind::Index(..) => ExpClass::Var,
+                _ => ExpClass::Call,
+            };
         }
+    }
+
+    /// `e '.' NAME`
+    fn field_suffix(&mut self, e: Expr, line: u32) -> Expr {
+        self.advance();
+        let key_line = self.tok.line;
+        let name = self.check_name();
+        let key = expr_at(key_line, ExprKind::String(name.into_bytes()));
+        expr_at(line, ExprKind::Index(Box::new(e), Box::new(key)))
+    }
+
+    /// `e '[' exp ']'`
+    fn index_suffix(&mut self, e: Expr, line: u32) -> Expr {
+        let key = self.index();
+        expr_at(line, ExprKind::Index(Box::new(e), Box::new(key)))
+    }
+
+    /// `e ':' NAME funcargs`
+    fn method_suffix(&mut self, e: Expr, line: u32) -> Expr {
+        self.advance();
+        let name = self.check_name();
+        let args = self.funcargs(line);
+        expr_at(line, ExprKind::MethodCall(Box::new(e), name, args))
+    }
+
+    /// `e funcargs`
+    fn call_suffix(&mut self, e: Expr, line: u32) -> Expr {
+        let args = self.funcargs(line);
+        expr_at(line, ExprKind::Call(Box::new(e), args))
     }
 
     /// `'[' exp ']'`
@@ -1005,28 +1060,20 @@ impl Parser<'_> {
 
     /// Call arguments; `line` is where the called expression started.
     fn funcargs(&mut self, line: u32) -> Vec<Expr> {
-        match &mut self.tok.token {
+        let mut args = Vec::new();
+        match self.tok.token {
             Token::Char(b'(') => {
                 self.advance();
-                let args = if self.at_char(b')') {
-                    Vec::new()
-                } else {
-                    self.explist()
-                };
+                if !self.at_char(b')') {
+                    self.explist_into(&mut args);
+                }
                 self.check_match(&Token::Char(b')'), "')'", "'('", line);
-                args
             }
-            Token::Char(b'{') => vec![self.constructor()],
-            Token::Str(s, _) => {
-                let e = expr_at(self.tok.line, ExprKind::String(std::mem::take(s)));
-                self.advance();
-                vec![e]
-            }
-            _ => {
-                self.error("function arguments expected");
-                Vec::new()
-            }
+            Token::Char(b'{') => args.push(self.constructor()),
+            Token::Str(..) => args.push(self.literal()),
+            _ => self.error("function arguments expected"),
         }
+        args
     }
 
     fn constructor(&mut self) -> Expr {
@@ -1047,21 +1094,24 @@ impl Parser<'_> {
     }
 
     fn field(&mut self) -> TableField {
-        let key = match self.tok.token {
-            Token::Name(_) => {
-                if !self.lookahead_is(b'=') {
-                    return TableField::Positional(self.expr());
-                }
-                let line = self.tok.line;
-                let name = self.check_name();
-                expr_at(line, ExprKind::String(name.into_bytes()))
-            }
-            Token::Char(b'[') => self.index(),
-            _ => return TableField::Positional(self.expr()),
+        let is_name = matches!(self.tok.token, Token::Name(_));
+        let key = if is_name && self.lookahead_is(b'=') {
+            self.name_key()
+        } else if self.at_char(b'[') {
+            self.index()
+        } else {
+            return TableField::Positional(self.expr());
         };
         self.check_next_char(b'=');
         let value = self.expr();
         TableField::Keyed(key, value)
+    }
+
+    /// A field name used as a key: `name` in `{ name = e }`.
+    fn name_key(&mut self) -> Expr {
+        let line = self.tok.line;
+        let name = self.check_name();
+        expr_at(line, ExprKind::String(name.into_bytes()))
     }
 }
 
@@ -1414,8 +1464,8 @@ mod tests {
     /// Parses `return <src>` and prints the single returned expression.
     fn check_exprs(cases: &[(&str, &str)], lines: bool) {
         for (src, want) in cases {
-            let chunk = parse_t(&format!("return {src}"))
-                .unwrap_or_else(|e| panic!("{src:?}: {e}"));
+            let chunk =
+                parse_t(&format!("return {src}")).unwrap_or_else(|e| panic!("{src:?}: {e}"));
             let ret = chunk.block.ret.expect("return");
             assert_eq!(ret.exprs.len(), 1, "{src:?}");
             assert_eq!(&print_expr(&ret.exprs[0], lines), want, "source: {src:?}");
@@ -1485,7 +1535,10 @@ mod tests {
                 ("-a.b", "(neg (idx a \"b\"))"),
                 ("a.b.c", "(idx (idx a \"b\") \"c\")"),
                 ("a[b][c]", "(idx (idx a b) c)"),
-                ("a.b[c]:d(e)(f)", "(call (mcall (idx (idx a \"b\") c) d e) f)"),
+                (
+                    "a.b[c]:d(e)(f)",
+                    "(call (mcall (idx (idx a \"b\") c) d e) f)",
+                ),
                 ("f'x'", "(call f \"x\")"),
                 ("f[[x]]", "(call f \"x\")"),
                 ("f{1}", "(call f (table 1))"),
@@ -1516,7 +1569,10 @@ mod tests {
                 ("function() end", "(fn () [])"),
                 ("function(a, b) return a end", "(fn (a b) [(return a)])"),
                 ("function(...) end", "(fn (...) [])"),
-                ("function(a, ...) return ... end", "(fn (a ...) [(return ...)])"),
+                (
+                    "function(a, ...) return ... end",
+                    "(fn (a ...) [(return ...)])",
+                ),
                 ("{}", "(table)"),
                 ("{1, 2; 3,}", "(table 1 2 3)"),
                 ("{x = 1, [2] = 3; 4}", "(table (= \"x\" 1) (= 2 3) 4)"),
@@ -1593,15 +1649,33 @@ mod tests {
             &[
                 ("x =\n1\n+\n2", "[(set@1 (x@1) (+@3 1@2 2@4))]"),
                 ("f\n(\n1\n)", "[(call-stat@1 (call@1 f@1 1@3))]"),
-                ("a\n.b\n.c\n(1)", "[(call-stat@1 (call@1 (idx@1 (idx@1 a@1 \"b\"@2) \"c\"@3) 1@4))]"),
+                (
+                    "a\n.b\n.c\n(1)",
+                    "[(call-stat@1 (call@1 (idx@1 (idx@1 a@1 \"b\"@2) \"c\"@3) 1@4))]",
+                ),
                 ("a\n:m\n'x'", "[(call-stat@1 (mcall@1 a@1 m \"x\"@3))]"),
-                ("\n\nlocal function f()\nend", "[(localfunction@3 f ()@3-4 [])]"),
+                (
+                    "\n\nlocal function f()\nend",
+                    "[(localfunction@3 f ()@3-4 [])]",
+                ),
                 ("function f\n(\n)\nend", "[(function@1 f ()@1-4 [])]"),
-                ("x = function\n(\n)\n\nend", "[(set@1 (x@1) (fn@1 ()@2-5 []))]"),
-                ("local x = {\n1,\n-\n2}", "[(local@1 (x) (table@1 1@2 (neg@3 2@4)))]"),
+                (
+                    "x = function\n(\n)\n\nend",
+                    "[(set@1 (x@1) (fn@1 ()@2-5 []))]",
+                ),
+                (
+                    "local x = {\n1,\n-\n2}",
+                    "[(local@1 (x) (table@1 1@2 (neg@3 2@4)))]",
+                ),
                 ("do\nreturn\n1\nend", "[(do@1 [(return@2 1@3)])]"),
-                ("x = [[\na\nb]] .. y", "[(set@1 (x@1) (..@3 \"a\\nb\"@3 y@3))]"),
-                ("if a then\nelseif b then\nend\nwhile c do end", "[(if@1 a@1 [] b@2 []) (while@4 c@4 [])]"),
+                (
+                    "x = [[\na\nb]] .. y",
+                    "[(set@1 (x@1) (..@3 \"a\\nb\"@3 y@3))]",
+                ),
+                (
+                    "if a then\nelseif b then\nend\nwhile c do end",
+                    "[(if@1 a@1 [] b@2 []) (while@4 c@4 [])]",
+                ),
                 ("::a::\n::b::", "[(label@1 a) (label@2 b)]"),
                 ("x = (\nf())", "[(set@1 (x@1) (paren@1 (call@2 f@2)))]"),
             ],
@@ -1627,14 +1701,26 @@ mod tests {
             ("x y", "t:1: syntax error near 'y'"),
             ("a.1", "t:1: syntax error near '.1'"),
             ("f(", "t:1: unexpected symbol near <eof>"),
-            ("f(\n\n1", "t:3: ')' expected (to close '(' at line 1) near <eof>"),
-            ("f\n(\n1", "t:3: ')' expected (to close '(' at line 1) near <eof>"),
+            (
+                "f(\n\n1",
+                "t:3: ')' expected (to close '(' at line 1) near <eof>",
+            ),
+            (
+                "f\n(\n1",
+                "t:3: ')' expected (to close '(' at line 1) near <eof>",
+            ),
             ("f(1 end", "t:1: ')' expected near 'end'"),
             ("x = (1", "t:1: ')' expected near <eof>"),
-            ("x = (1\n", "t:2: ')' expected (to close '(' at line 1) near <eof>"),
+            (
+                "x = (1\n",
+                "t:2: ')' expected (to close '(' at line 1) near <eof>",
+            ),
             ("x = a[1", "t:1: ']' expected near <eof>"),
             ("x = {x 1", "t:1: '}' expected near '1'"),
-            ("x = {\n1,\n2", "t:3: '}' expected (to close '{' at line 1) near <eof>"),
+            (
+                "x = {\n1,\n2",
+                "t:3: '}' expected (to close '{' at line 1) near <eof>",
+            ),
             ("x = {[1] 2}", "t:1: '=' expected near '2'"),
             ("local function 1", "t:1: <name> expected near '1'"),
             ("local", "t:1: <name> expected near <eof>"),
@@ -1655,11 +1741,20 @@ mod tests {
             ("x = 1 end", "t:1: <eof> expected near 'end'"),
             ("return return", "t:1: unexpected symbol near 'return'"),
             ("local x <foo> = 1", "t:1: unknown attribute 'foo'"),
-            ("local x <close>, y <close> = 1", "t:1: multiple to-be-closed variables in local list"),
+            (
+                "local x <close>, y <close> = 1",
+                "t:1: multiple to-be-closed variables in local list",
+            ),
             ("local x <const", "t:1: '>' expected near <eof>"),
             ("local x <1>", "t:1: <name> expected near '1'"),
-            ("function f(1) end", "t:1: <name> or '...' expected near '1'"),
-            ("x = function(a,) end", "t:1: <name> or '...' expected near ')'"),
+            (
+                "function f(1) end",
+                "t:1: <name> or '...' expected near '1'",
+            ),
+            (
+                "x = function(a,) end",
+                "t:1: <name> or '...' expected near ')'",
+            ),
             ("x = function(...,a) end", "t:1: ')' expected near ','"),
             ("function f", "t:1: '(' expected near <eof>"),
             ("function f.1() end", "t:1: '(' expected near '.1'"),
@@ -1673,27 +1768,72 @@ mod tests {
             ("if x y", "t:1: 'then' expected near 'y'"),
             ("if x then elseif y z", "t:1: 'then' expected near 'z'"),
             ("while x y", "t:1: 'do' expected near 'y'"),
-            ("function f()\n\n", "t:3: 'end' expected (to close 'function' at line 1) near <eof>"),
-            ("\n\nfunction f()\n", "t:4: 'end' expected (to close 'function' at line 3) near <eof>"),
+            (
+                "function f()\n\n",
+                "t:3: 'end' expected (to close 'function' at line 1) near <eof>",
+            ),
+            (
+                "\n\nfunction f()\n",
+                "t:4: 'end' expected (to close 'function' at line 3) near <eof>",
+            ),
             ("function f() x = 1", "t:1: 'end' expected near <eof>"),
-            ("if x then\n\n", "t:3: 'end' expected (to close 'if' at line 1) near <eof>"),
-            ("if x then else\n elseif", "t:2: 'end' expected (to close 'if' at line 1) near 'elseif'"),
-            ("while x do\n", "t:2: 'end' expected (to close 'while' at line 1) near <eof>"),
-            ("for i=1,2 do\n", "t:2: 'end' expected (to close 'for' at line 1) near <eof>"),
-            ("for k in x do\n", "t:2: 'end' expected (to close 'for' at line 1) near <eof>"),
-            ("do\n", "t:2: 'end' expected (to close 'do' at line 1) near <eof>"),
+            (
+                "if x then\n\n",
+                "t:3: 'end' expected (to close 'if' at line 1) near <eof>",
+            ),
+            (
+                "if x then else\n elseif",
+                "t:2: 'end' expected (to close 'if' at line 1) near 'elseif'",
+            ),
+            (
+                "while x do\n",
+                "t:2: 'end' expected (to close 'while' at line 1) near <eof>",
+            ),
+            (
+                "for i=1,2 do\n",
+                "t:2: 'end' expected (to close 'for' at line 1) near <eof>",
+            ),
+            (
+                "for k in x do\n",
+                "t:2: 'end' expected (to close 'for' at line 1) near <eof>",
+            ),
+            (
+                "do\n",
+                "t:2: 'end' expected (to close 'do' at line 1) near <eof>",
+            ),
             ("do x() until", "t:1: 'end' expected near 'until'"),
-            ("repeat\n", "t:2: 'until' expected (to close 'repeat' at line 1) near <eof>"),
+            (
+                "repeat\n",
+                "t:2: 'until' expected (to close 'repeat' at line 1) near <eof>",
+            ),
             ("repeat x() end", "t:1: 'until' expected near 'end'"),
             ("repeat x", "t:1: syntax error near <eof>"),
             ("repeat until", "t:1: unexpected symbol near <eof>"),
-            ("function f() return ... end", "t:1: cannot use '...' outside a vararg function near '...'"),
-            ("function f(a) local t = {...} end", "t:1: cannot use '...' outside a vararg function near '...'"),
+            (
+                "function f() return ... end",
+                "t:1: cannot use '...' outside a vararg function near '...'",
+            ),
+            (
+                "function f(a) local t = {...} end",
+                "t:1: cannot use '...' outside a vararg function near '...'",
+            ),
             ("::a:: ::a::", "t:1: label 'a' already defined on line 1"),
-            ("::a:: ; ::b:: ::a::", "t:1: label 'a' already defined on line 1"),
-            ("::a:: do ::a:: end", "t:1: label 'a' already defined on line 1"),
-            ("::a::\n\n::a:: x = 1", "t:3: label 'a' already defined on line 3"),
-            ("::a:: x = 1\n::a::", "t:2: label 'a' already defined on line 1"),
+            (
+                "::a:: ; ::b:: ::a::",
+                "t:1: label 'a' already defined on line 1",
+            ),
+            (
+                "::a:: do ::a:: end",
+                "t:1: label 'a' already defined on line 1",
+            ),
+            (
+                "::a::\n\n::a:: x = 1",
+                "t:3: label 'a' already defined on line 3",
+            ),
+            (
+                "::a:: x = 1\n::a::",
+                "t:2: label 'a' already defined on line 1",
+            ),
             ("x = 1 'a\\65'", "t:1: unexpected symbol near ''aA''"),
             ("x = 1 [[a\nb]]", "t:2: unexpected symbol near '[[a\nb]]'"),
             ("x = 1 'a\\0b'", "t:1: unexpected symbol near ''a'"),
@@ -1705,12 +1845,24 @@ mod tests {
             ("x = '\\q'", "t:1: invalid escape sequence near ''\\q'"),
             ("x = \"abc", "t:1: unfinished string near <eof>"),
             ("x = \"abc\ny", "t:1: unfinished string near '\"abc'"),
-            ("x = [==[ abc", "t:1: unfinished long string (starting at line 1) near <eof>"),
-            ("--[==[ abc", "t:1: unfinished long comment (starting at line 1) near <eof>"),
+            (
+                "x = [==[ abc",
+                "t:1: unfinished long string (starting at line 1) near <eof>",
+            ),
+            (
+                "--[==[ abc",
+                "t:1: unfinished long comment (starting at line 1) near <eof>",
+            ),
             ("x = [=", "t:1: invalid long string delimiter near '[='"),
             ("x = 3x", "t:1: malformed number near '3x'"),
-            ("x = '\\300'", "t:1: decimal escape too large near ''\\300''"),
-            ("x = '\\u{80000000}'", "t:1: UTF-8 value too large near ''\\u{80000000'"),
+            (
+                "x = '\\300'",
+                "t:1: decimal escape too large near ''\\300''",
+            ),
+            (
+                "x = '\\u{80000000}'",
+                "t:1: UTF-8 value too large near ''\\u{80000000'",
+            ),
             ("x = {a 3y}", "t:1: malformed number near '3y'"),
             // The first error wins, even if the lexer would fail later.
             ("x = = 'abc", "t:1: unexpected symbol near '='"),
@@ -1730,8 +1882,11 @@ mod tests {
         let dos = |n: usize| format!("{}{}", "do ".repeat(n), "end ".repeat(n));
         assert!(parse_t(&dos(197)).is_ok());
         assert!(parse_t(&dos(198)).is_err());
-        let err = parse_t(&format!("function f()\n x = {}", "-".repeat(300).replace('-', "- ")))
-            .unwrap_err();
+        let err = parse_t(&format!(
+            "function f()\n x = {}",
+            "-".repeat(300).replace('-', "- ")
+        ))
+        .unwrap_err();
         assert_eq!(
             err.message,
             "t:2: too many C levels (limit is 200) in function at line 1 near '-'"
@@ -1747,19 +1902,34 @@ mod tests {
             (format!("={}", "q".repeat(59)), "q".repeat(59)),
             ("=".into(), "".into()),
             ("@file.lua".into(), "file.lua".into()),
-            (format!("@{}.lua", "d".repeat(70)), format!("...{}.lua", "d".repeat(52))),
+            (
+                format!("@{}.lua", "d".repeat(70)),
+                format!("...{}.lua", "d".repeat(52)),
+            ),
             (format!("@{}", "d".repeat(59)), "d".repeat(59)),
-            (format!("@{}", "d".repeat(60)), format!("...{}", "d".repeat(56))),
+            (
+                format!("@{}", "d".repeat(60)),
+                format!("...{}", "d".repeat(56)),
+            ),
             ("@".into(), "".into()),
             ("x=".into(), "[string \"x=\"]".into()),
             ("abc\ndef".into(), "[string \"abc...\"]".into()),
             ("y".repeat(44), format!("[string \"{}\"]", "y".repeat(44))),
-            ("y".repeat(45), format!("[string \"{}...\"]", "y".repeat(45))),
-            ("y".repeat(100), format!("[string \"{}...\"]", "y".repeat(45))),
+            (
+                "y".repeat(45),
+                format!("[string \"{}...\"]", "y".repeat(45)),
+            ),
+            (
+                "y".repeat(100),
+                format!("[string \"{}...\"]", "y".repeat(45)),
+            ),
             ("\nabc".into(), "[string \"...\"]".into()),
             ("".into(), "[string \"\"]".into()),
             ("a\rb".into(), "[string \"a\rb\"]".into()),
-            (format!("{}\n", "z".repeat(40)), format!("[string \"{}...\"]", "z".repeat(40))),
+            (
+                format!("{}\n", "z".repeat(40)),
+                format!("[string \"{}...\"]", "z".repeat(40)),
+            ),
         ];
         for (src, want) in &cases {
             assert_eq!(&chunkid(src), want, "source name {src:?}");
@@ -1769,6 +1939,288 @@ mod tests {
     #[test]
     fn errors_use_the_chunk_name() {
         let e = parse(b"x = = 1", "[string \"x = = 1\"]").unwrap_err();
-        assert_eq!(e.to_string(), "[string \"x = = 1\"]:1: unexpected symbol near '='");
+        assert_eq!(
+            e.to_string(),
+            "[string \"x = = 1\"]:1: unexpected symbol near '='"
+        );
+    }
+
+    /// The parser must return Ok or Err on any input: no panic, no stack
+    /// overflow, whatever the bytes and however deep the nesting.
+    mod robustness {
+        use super::super::{dismantle, parse};
+
+        /// Stack size for the threads that run the parser here: well below the
+        /// 8 MiB of a main thread and the 2 MiB of a default spawned thread.
+        const STACK: usize = 1 << 19;
+
+        struct XorShift(u64);
+
+        impl XorShift {
+            fn next(&mut self) -> u64 {
+                let mut x = self.0;
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                self.0 = x;
+                x
+            }
+
+            fn below(&mut self, n: usize) -> usize {
+                (self.next() % n as u64) as usize
+            }
+        }
+
+        /// Parses in a thread with a small stack, freeing the result without
+        /// recursion; returns the error message, if any.
+        fn parse_small_stack(src: Vec<u8>) -> Result<(), String> {
+            std::thread::Builder::new()
+                .stack_size(STACK)
+                .spawn(move || match parse(&src, "t") {
+                    Ok(chunk) => {
+                        dismantle(chunk);
+                        Ok(())
+                    }
+                    Err(e) => Err(e.message),
+                })
+                .expect("spawn")
+                .join()
+                .expect("the parser panicked")
+        }
+
+        #[test]
+        fn arbitrary_bytes() {
+            let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
+            let alphabet =
+                b"()[]{}=~<>-+*/%^#&|.,;:'\"\\\n\r\t 0123456789abcdefxXpPeEzun_@$\x00\xff";
+            for i in 0..20_000 {
+                let len = rng.below(120);
+                let bytes: Vec<u8> = (0..len)
+                    .map(|_| {
+                        if i % 2 == 0 {
+                            rng.next() as u8
+                        } else {
+                            alphabet[rng.below(alphabet.len())]
+                        }
+                    })
+                    .collect();
+                let _ = parse(&bytes, "t");
+            }
+        }
+
+        const TOKENS: &[&str] = &[
+            "and",
+            "break",
+            "do",
+            "else",
+            "elseif",
+            "end",
+            "false",
+            "for",
+            "function",
+            "goto",
+            "if",
+            "in",
+            "local",
+            "nil",
+            "not",
+            "or",
+            "repeat",
+            "return",
+            "then",
+            "true",
+            "until",
+            "while",
+            "+",
+            "-",
+            "*",
+            "/",
+            "//",
+            "%",
+            "^",
+            "#",
+            "&",
+            "~",
+            "|",
+            "<<",
+            ">>",
+            "==",
+            "~=",
+            "<=",
+            ">=",
+            "<",
+            ">",
+            "=",
+            "(",
+            ")",
+            "{",
+            "}",
+            "[",
+            "]",
+            "::",
+            ";",
+            ":",
+            ",",
+            ".",
+            "..",
+            "...",
+            "a",
+            "b",
+            "x",
+            "self",
+            "1",
+            "0x10",
+            "1.5",
+            "1e3",
+            "'s'",
+            "\"q\\n\"",
+            "[[long]]",
+            "[=[l]=]",
+            "\n",
+            "--c\n",
+            "<const>",
+            "<close>",
+            "'\\z  '",
+            "'\\u{41}'",
+            "3x",
+            "'\\q'",
+            "[=",
+            "'open",
+        ];
+
+        #[test]
+        fn random_token_streams() {
+            let mut rng = XorShift(12345);
+            for _ in 0..20_000 {
+                let n = 1 + rng.below(40);
+                let src: Vec<&str> = (0..n).map(|_| TOKENS[rng.below(TOKENS.len())]).collect();
+                let _ = parse(src.join(" ").as_bytes(), "t");
+            }
+            // Long streams, with deep nesting likely.
+            for _ in 0..200 {
+                let n = 1 + rng.below(3000);
+                let src: Vec<&str> = (0..n).map(|_| TOKENS[rng.below(TOKENS.len())]).collect();
+                parse_small_stack(src.join(" ").into_bytes()).ok();
+            }
+        }
+
+        fn expect_too_deep(src: String) {
+            let msg = parse_small_stack(src.into_bytes()).expect_err("should be too deep");
+            assert!(msg.contains("too many C levels"), "{msg}");
+        }
+
+        fn expect_ok(src: String) {
+            if let Err(msg) = parse_small_stack(src.into_bytes()) {
+                panic!("unexpected error: {msg}");
+            }
+        }
+
+        const N: usize = 100_000;
+
+        #[test]
+        fn deep_nesting_is_rejected_cleanly() {
+            expect_too_deep("(".repeat(N));
+            expect_too_deep(format!("x = {}1{}", "(".repeat(N), ")".repeat(N)));
+            expect_too_deep(format!("a = {}1", "-(".repeat(N)));
+            expect_too_deep(format!("a = {}1", "- ".repeat(N)));
+            expect_too_deep(format!("a = {}1", "not ".repeat(N)));
+            expect_too_deep(format!("a = {}1", "~".repeat(N)));
+            expect_too_deep(format!("a = {}1", "#".repeat(N)));
+            expect_too_deep("do ".repeat(N));
+            expect_too_deep(format!("{}{}", "do ".repeat(N), "end ".repeat(N)));
+            expect_too_deep("while x do ".repeat(N));
+            expect_too_deep("if x then ".repeat(N));
+            expect_too_deep("if x then else ".repeat(N));
+            expect_too_deep("for i = 1, 2 do ".repeat(N));
+            expect_too_deep("repeat ".repeat(N));
+            expect_too_deep("function f() ".repeat(N));
+            expect_too_deep(format!("x = {}", "function() return ".repeat(N)));
+            expect_too_deep(format!("x = {}", "{".repeat(N)));
+            expect_too_deep(format!("x = {}", "{[".repeat(N)));
+            expect_too_deep(format!("x = {}", "{a = ".repeat(N)));
+            expect_too_deep(format!("x = {}", "f(".repeat(N)));
+            expect_too_deep(format!("x = {}", "a[".repeat(N)));
+            expect_too_deep(format!("x = {}a", "a..".repeat(N)));
+            expect_too_deep(format!("x = {}2", "2^".repeat(N)));
+            expect_too_deep(format!("x = {}a", "a .. - ".repeat(N)));
+            expect_too_deep(format!("{}a = 1", "a, ".repeat(N)));
+            expect_too_deep(format!("{}a = 1", "a.b, ".repeat(N)));
+            expect_too_deep(format!("{} x = 1", "::l:: ".repeat(N)));
+            expect_too_deep("local function f() ".repeat(N));
+            expect_too_deep(format!("f{}", "{".repeat(N)));
+        }
+
+        #[test]
+        fn long_chains_parse() {
+            // Left-associative and suffix chains are built iteratively.
+            expect_ok(format!("x = 1{}", "+1".repeat(1_000_000)));
+            expect_ok(format!("x = a{}", " or a".repeat(N)));
+            expect_ok(format!("x = a{}", ".b".repeat(N)));
+            expect_ok(format!("x = a{}", "[1]".repeat(N)));
+            expect_ok(format!("f{}", "()".repeat(N)));
+            expect_ok(format!("a{}", ":m()".repeat(N)));
+            expect_ok(format!("f{}", "'s'".repeat(N)));
+            expect_ok(format!("x = a{} = 1", ".b".repeat(N)).replace("x = ", ""));
+            expect_ok(format!("x = a{}", " < a".repeat(N)));
+            expect_ok(format!("return 1{}", ", 1".repeat(N)));
+            expect_ok(format!("x = {{{}}}", "1, ".repeat(N)));
+            expect_ok(";".repeat(N));
+            expect_ok("x = 1 ".repeat(N));
+            expect_ok("::a:: goto a ".replace("::a::", "do ::a:: end").repeat(N));
+            // Right-associative chains within the limit parse.
+            expect_ok(format!("x = {}a", "a..".repeat(150)));
+            expect_ok(format!("x = {}2", "2^".repeat(150)));
+        }
+
+        #[test]
+        fn long_chains_with_late_errors() {
+            // The partial trees must be freed without recursion too.
+            let msg = parse_small_stack(format!("x = 1{} +", "+1".repeat(1_000_000)).into_bytes())
+                .expect_err("error");
+            assert_eq!(msg, "t:1: unexpected symbol near <eof>");
+            let msg = parse_small_stack(format!("x = a{} )", ".b".repeat(N)).into_bytes())
+                .expect_err("error");
+            assert_eq!(msg, "t:1: unexpected symbol near ')'");
+            let msg = parse_small_stack(format!("f(a{}, 'open", ".b+c".repeat(N)).into_bytes())
+                .expect_err("error");
+            assert_eq!(msg, "t:1: unfinished string near <eof>");
+            let msg = parse_small_stack(
+                format!(
+                    "local function f() return {{a{}}} end x y",
+                    " or a".repeat(N)
+                )
+                .into_bytes(),
+            )
+            .expect_err("error");
+            assert_eq!(msg, "t:1: syntax error near 'y'");
+        }
+
+        #[test]
+        fn deepest_accepted_nesting_fits_a_small_stack() {
+            // The deepest nesting the level limit allows, for each kind of
+            // construct, and mixtures of them.
+            let d = 190;
+            expect_ok(format!("x = {}1{}", "(".repeat(d), ")".repeat(d)));
+            expect_ok(format!("{}{}", "do ".repeat(d), "end ".repeat(d)));
+            expect_ok(format!(
+                "x = {}{}",
+                "function() return ".repeat(d / 2),
+                " end".repeat(d / 2)
+            ));
+            expect_ok(format!("x = {}{}", "{".repeat(d), "}".repeat(d)));
+            expect_ok(format!(
+                "x = {}1{}",
+                "{f(a[".repeat(d / 3),
+                "])}".repeat(d / 3)
+            ));
+            expect_ok(format!(
+                "{}{}",
+                "if x then while y do for i=1,2 do repeat local function f() ".repeat(d / 10),
+                "end until z end end end ".repeat(d / 10)
+            ));
+            expect_ok(format!("x = {}a", "a..".repeat(d)));
+            expect_ok(format!("x = {}2", "2^".repeat(d)));
+            expect_ok(format!("x = {}a", "- ".repeat(d)));
+        }
     }
 }

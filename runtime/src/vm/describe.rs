@@ -40,7 +40,10 @@ fn describe_at(frame: &LuaFrame<'_>, pc: usize, reg: u8, depth: u32) -> Option<S
         };
         return match op {
             Op::GetTabUp { u, k, .. } => {
-                let env = info.upvalues.get(u as usize).is_some_and(|d| d.name == "_ENV");
+                let env = info
+                    .upvalues
+                    .get(u as usize)
+                    .is_some_and(|d| d.name == "_ENV");
                 let name = kname(k as usize)?;
                 Some(if env {
                     format!("global '{name}'")

@@ -202,7 +202,12 @@ impl<'a, 'gc> Exec<'a, 'gc> {
                         None => {
                             save!();
                             let desc = self.reg_desc(t);
-                            return self.index(tv, Value::Integer(i as i64), base + a as usize, desc);
+                            return self.index(
+                                tv,
+                                Value::Integer(i as i64),
+                                base + a as usize,
+                                desc,
+                            );
                         }
                     }
                 }
@@ -299,7 +304,14 @@ impl<'a, 'gc> Exec<'a, 'gc> {
                     x => {
                         save!();
                         let y = Value::Integer(i as i64);
-                        return self.arith_values(ArithOp::Add, x, y, base + a as usize, Some(b), None);
+                        return self.arith_values(
+                            ArithOp::Add,
+                            x,
+                            y,
+                            base + a as usize,
+                            Some(b),
+                            None,
+                        );
                     }
                 },
                 Op::Concat { a, b, c } => {
@@ -318,7 +330,10 @@ impl<'a, 'gc> Exec<'a, 'gc> {
                             m => m,
                         };
                         if mm.is_nil() {
-                            let x_ok = matches!(x, Value::String(_) | Value::Integer(_) | Value::Number(_));
+                            let x_ok = matches!(
+                                x,
+                                Value::String(_) | Value::Integer(_) | Value::Number(_)
+                            );
                             let (bad, first) = blame(x, y, x_ok);
                             let desc = self.reg_desc(if first { b } else { c });
                             return Err(type_error("concatenate", bad, desc));
@@ -514,7 +529,11 @@ impl<'a, 'gc> Exec<'a, 'gc> {
                                 unreachable!("float loops keep a float limit")
                             };
                             let idx = idx + step;
-                            let go = if step > 0.0 { idx <= limit } else { limit <= idx };
+                            let go = if step > 0.0 {
+                                idx <= limit
+                            } else {
+                                limit <= idx
+                            };
                             if go {
                                 self.th.stack[i] = Value::Number(idx);
                                 self.th.stack[i + 3] = Value::Number(idx);
@@ -559,7 +578,9 @@ impl<'a, 'gc> Exec<'a, 'gc> {
                     }
                     if n == 0 {
                         let need = base + proto.info.max_stack as usize;
-                        self.th.stack.resize(need.max(self.th.stack.len()), Value::Nil);
+                        self.th
+                            .stack
+                            .resize(need.max(self.th.stack.len()), Value::Nil);
                     }
                 }
                 Op::Closure { a, p } => {
@@ -603,7 +624,11 @@ impl<'a, 'gc> Exec<'a, 'gc> {
                     } else {
                         let want = n as usize - 1;
                         for j in 0..want {
-                            let v = if j < nvar { self.th.stack[from + j] } else { Value::Nil };
+                            let v = if j < nvar {
+                                self.th.stack[from + j]
+                            } else {
+                                Value::Nil
+                            };
                             self.th.stack[dst + j] = v;
                         }
                     }
@@ -761,7 +786,10 @@ impl<'a, 'gc> Exec<'a, 'gc> {
 
     pub(super) fn arith_slow(&mut self, op: ArithOp, a: u8, b: u8, c: u8) -> Res<'gc, Flow<'gc>> {
         let base = self.frame_base();
-        let (x, y) = (self.th.stack[base + b as usize], self.th.stack[base + c as usize]);
+        let (x, y) = (
+            self.th.stack[base + b as usize],
+            self.th.stack[base + c as usize],
+        );
         self.arith_values(op, x, y, base + a as usize, Some(b), Some(c))
     }
 
@@ -788,6 +816,17 @@ impl<'a, 'gc> Exec<'a, 'gc> {
                 };
                 if !mm.is_nil() {
                     return self.call_meta(mm, &[x, y], Ret::Store(dst));
+                }
+                if !op.is_bitwise()
+                    && (matches!(x, Value::String(_)) || matches!(y, Value::String(_)))
+                {
+                    // The string library's arithmetic metamethods word it so.
+                    let name = &op.event()[2..];
+                    return Err(RtError::Message(format!(
+                        "attempt to {name} a '{}' with a '{}'",
+                        x.type_name(),
+                        y.type_name()
+                    )));
                 }
                 if op.is_bitwise() {
                     let both_numbers = x.to_number().is_some() && y.to_number().is_some();
@@ -839,6 +878,9 @@ impl<'a, 'gc> Exec<'a, 'gc> {
         if !mm.is_nil() {
             return self.call_meta(mm, &[x, x], Ret::Store(dst));
         }
+        if let (Event::Unm, Value::String(_)) = (event, x) {
+            return Err(RtError::msg("attempt to unm a 'string' with a 'string'"));
+        }
         if let (Event::Len, Value::Table(t)) = (event, x) {
             self.th.stack[dst] = Value::Integer(t.length());
             return Ok(Flow::Continue);
@@ -876,6 +918,17 @@ impl<'a, 'gc> Exec<'a, 'gc> {
         };
         if !mm.is_nil() {
             return self.call_meta(mm, &[x, y], Ret::Cond(k));
+        }
+        if event == Event::Le {
+            // Without __le, `a <= b` is `not (b < a)` (LUA_COMPAT_LT_LE,
+            // as the reference interpreter is built).
+            let lt = match self.ctx.metamethod(y, Event::Lt) {
+                Value::Nil => self.ctx.metamethod(x, Event::Lt),
+                m => m,
+            };
+            if !lt.is_nil() {
+                return self.call_meta(lt, &[y, x], Ret::Cond(!k));
+            }
         }
         let (tx, ty) = (x.type_name(), y.type_name());
         Err(if tx == ty {
@@ -921,19 +974,23 @@ impl<'a, 'gc> Exec<'a, 'gc> {
             s[i + 3] = Value::Integer(init);
             return Ok(true);
         }
-        let Some(init) = init.to_float().filter(|_| matches!(init, Value::Integer(_) | Value::Number(_))) else {
+        let Some(init) = init.to_float() else {
             return Err(RtError::msg("'for' initial value must be a number"));
         };
-        let Some(limit) = limit.to_float().filter(|_| matches!(limit, Value::Integer(_) | Value::Number(_))) else {
+        let Some(limit) = limit.to_float() else {
             return Err(RtError::msg("'for' limit must be a number"));
         };
-        let Some(step) = step.to_float().filter(|_| matches!(step, Value::Integer(_) | Value::Number(_))) else {
+        let Some(step) = step.to_float() else {
             return Err(RtError::msg("'for' step must be a number"));
         };
         if step == 0.0 {
             return Err(RtError::msg("'for' step is zero"));
         }
-        if (step > 0.0 && init > limit) || (step < 0.0 && init < limit) || limit.is_nan() || init.is_nan() {
+        if (step > 0.0 && init > limit)
+            || (step < 0.0 && init < limit)
+            || limit.is_nan()
+            || init.is_nan()
+        {
             return Ok(false);
         }
         s[i] = Value::Number(init);

@@ -15,8 +15,7 @@ use gc_arena::Gc;
 use crate::native::{Action, Cont, NCtx, RtError};
 use crate::state::{Ctx, Event};
 use crate::thread::{
-    new_upvalue, Frame, LuaFrame, NativeFrame, Ret, Thread, ThreadState, ThreadStatus,
-    UpvalueState,
+    new_upvalue, Frame, LuaFrame, NativeFrame, Ret, Thread, ThreadState, ThreadStatus, UpvalueState,
 };
 use crate::value::{Closure, Value};
 
@@ -76,7 +75,11 @@ pub fn execute<'gc>(ctx: Ctx<'gc>, fuel: &mut i64) -> Outcome<'gc> {
             .expect("the main thread is always running");
         let result = {
             let mut th = cur.0.borrow_mut(ctx.mc);
-            let mut ex = Exec { ctx, cur, th: &mut th };
+            let mut ex = Exec {
+                ctx,
+                cur,
+                th: &mut th,
+            };
             ex.run(delivery.take(), fuel)
         };
         match result {
@@ -257,6 +260,13 @@ impl<'a, 'gc> Exec<'a, 'gc> {
                 Value::Closure(c) => return self.push_lua_frame(c, f, nargs, ret),
                 Value::Native(n) => {
                     let base = f + 1;
+                    // Messages name a native as the caller did; called from
+                    // another native, by its qualified name.
+                    let name = if matches!(self.th.frames.last(), Some(Frame::Lua(_))) {
+                        n.short_name()
+                    } else {
+                        n.name
+                    };
                     let action = {
                         let mut ncx = NCtx {
                             ctx: self.ctx,
@@ -265,7 +275,7 @@ impl<'a, 'gc> Exec<'a, 'gc> {
                             base,
                             frames: &self.th.frames,
                             upvalues: &Gc::as_ref(n).upvalues,
-                            name: n.short_name(),
+                            name,
                             state: Value::Nil,
                         };
                         (n.func)(&mut ncx)?
@@ -299,13 +309,17 @@ impl<'a, 'gc> Exec<'a, 'gc> {
     ) -> Res<'gc, Flow<'gc>> {
         let proto = Gc::as_ref(c.proto);
         let info = &*proto.info;
-        if self.th.frames.len() >= MAX_FRAMES || self.th.stack.len() + info.max_stack as usize > MAX_STACK {
+        if self.th.frames.len() >= MAX_FRAMES
+            || self.th.stack.len() + info.max_stack as usize > MAX_STACK
+        {
             return Err(RtError::msg("stack overflow"));
         }
         let nparams = info.num_params as usize;
         let (base, varargs) = if info.is_vararg {
             let base = f + 1 + nargs;
-            self.th.stack.resize(base + info.max_stack as usize, Value::Nil);
+            self.th
+                .stack
+                .resize(base + info.max_stack as usize, Value::Nil);
             for i in 0..nparams.min(nargs) {
                 self.th.stack[base + i] = self.th.stack[f + 1 + i];
             }
@@ -408,7 +422,7 @@ impl<'a, 'gc> Exec<'a, 'gc> {
             Cont::XpcallHandler { frame: catcher } => {
                 let v = match status {
                     Ok(()) => self.th.stack.get(base).copied().unwrap_or(Value::Nil),
-                    Err(e) => e,
+                    Err(_) => self.ctx.str("error in error handling"),
                 };
                 self.unwind_to(catcher + 1);
                 let catcher_base = match self.th.frames.last() {
@@ -451,7 +465,13 @@ impl<'a, 'gc> Exec<'a, 'gc> {
     }
 
     /// Delivers `n` results at `src` for a call whose function sat at `func`.
-    fn return_values(&mut self, func: usize, ret: Ret, src: usize, n: usize) -> Res<'gc, Flow<'gc>> {
+    fn return_values(
+        &mut self,
+        func: usize,
+        ret: Ret,
+        src: usize,
+        n: usize,
+    ) -> Res<'gc, Flow<'gc>> {
         let stack = &mut self.th.stack;
         match ret {
             Ret::Values(want) => {
@@ -708,4 +728,3 @@ fn fast_get<'gc>(v: Value<'gc>, k: Value<'gc>) -> Option<Value<'gc>> {
         _ => None,
     }
 }
-

@@ -9,7 +9,11 @@ use crate::value::{LuaStr, Value};
 
 /// `a op b` on numbers (strings coerce), or None when the operands are
 /// not numbers. Integer division or modulo by zero is an error.
-pub fn arith<'gc>(op: ArithOp, a: Value<'gc>, b: Value<'gc>) -> Option<Result<Value<'gc>, &'static str>> {
+pub fn arith<'gc>(
+    op: ArithOp,
+    a: Value<'gc>,
+    b: Value<'gc>,
+) -> Option<Result<Value<'gc>, &'static str>> {
     if op.is_bitwise() {
         let (x, y) = match (a.to_number()?, b.to_number()?) {
             (x, y) => (x, y),
@@ -43,7 +47,9 @@ pub fn int_arith<'gc>(op: ArithOp, x: i64, y: i64) -> Result<Value<'gc>, &'stati
         ArithOp::Mul => Value::Integer(x.wrapping_mul(y)),
         ArithOp::Div => Value::Number(x as f64 / y as f64),
         ArithOp::Pow => Value::Number((x as f64).powf(y as f64)),
-        ArithOp::IDiv => Value::Integer(number::int_floor_div(x, y).ok_or("attempt to perform 'n//0'")?),
+        ArithOp::IDiv => {
+            Value::Integer(number::int_floor_div(x, y).ok_or("attempt to perform 'n//0'")?)
+        }
         ArithOp::Mod => Value::Integer(number::int_mod(x, y).ok_or("attempt to perform 'n%0'")?),
         _ => unreachable!("arithmetic operators only"),
     })
@@ -113,4 +119,3 @@ pub fn append_concat(v: Value<'_>, out: &mut Vec<u8>) -> bool {
     }
     true
 }
-

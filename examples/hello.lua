@@ -1,0 +1,20 @@
+-- A first Understudy program: closures, coroutines, string formatting.
+local function counter()
+  local n = 0
+  return function()
+    n = n + 1
+    return n
+  end
+end
+
+local next_id = counter()
+local squares = coroutine.wrap(function()
+  for i = 1, 5 do
+    coroutine.yield(i * i)
+  end
+end)
+
+for _ = 1, 5 do
+  print(string.format("item %d: square %d", next_id(), squares()))
+end
+print(("Hello from %s!"):format(_VERSION))

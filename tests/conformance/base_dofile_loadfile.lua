@@ -1,0 +1,31 @@
+-- dofile and loadfile on a temporary file (the temp path is masked in messages)
+local name = os.tmpname()
+local function mask(s) return (s:gsub(name:gsub("%p", "%%%0"), "TMP")) end
+local f = assert(io.open(name, "w"))
+f:write("local a, b = ...\nreturn (a or 1) + (b or 2), 'second'\n")
+f:close()
+print(dofile(name))
+local chunk = assert(loadfile(name))
+print(chunk(10, 20))
+-- loadfile with env
+f = assert(io.open(name, "w"))
+f:write("return who\n")
+f:close()
+print(loadfile(name, "t", {who = "env value"})())
+-- runtime error inside dofile carries the file name
+f = assert(io.open(name, "w"))
+f:write("local x = nil\nreturn x.field\n")
+f:close()
+local ok, err = pcall(dofile, name)
+print(ok, mask(err))
+-- syntax error from loadfile is returned, not raised
+f = assert(io.open(name, "w"))
+f:write("return +\n")
+f:close()
+local fn, msg = loadfile(name)
+print(fn, mask(msg))
+os.remove(name)
+-- missing file
+local fn2, msg2 = loadfile(name)
+print(fn2, mask(msg2))
+print(pcall(dofile, name) == false)
