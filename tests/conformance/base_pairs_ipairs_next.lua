@@ -31,8 +31,9 @@ print(pcall(pairs))
 print(pcall(ipairs))
 -- ipairs on strings errors when indexing? strings have __index, so it works as zero iterations
 print(pcall(function() local cnt = 0 for _ in ipairs("abc") do cnt = cnt + 1 end return cnt end))
--- pairs iterates array part in order for a pure sequence
+-- pairs visits every entry of a sequence exactly once (its order is unspecified, so sort)
 local seq = {"a", "b", "c", "d"}
 local out = {}
 for i, x in pairs(seq) do out[#out + 1] = i .. x end
+table.sort(out)
 print(table.concat(out, " "))

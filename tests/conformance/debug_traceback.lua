@@ -10,5 +10,3 @@ print(inner():match("^in inner\nstack traceback:\n") ~= nil)
 -- traceback as xpcall handler
 local ok, msg = xpcall(function() error("problem") end, debug.traceback)
 print(ok, msg:match("^debug_traceback%.lua:%d+: problem\nstack traceback:") ~= nil)
-print(type(debug.getinfo(1)), debug.getinfo(1, "l").currentline)
-print(debug.getinfo(print).what, debug.getinfo(1, "S").short_src)

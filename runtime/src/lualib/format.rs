@@ -621,6 +621,8 @@ pub fn format_quoted_float(f: f64, out: &mut Vec<u8>) {
 }
 
 #[cfg(test)]
+// Test tables hold literal values such as 3.14159 on purpose.
+#[allow(clippy::approx_constant)]
 mod tests {
     use super::*;
 
@@ -979,7 +981,7 @@ mod tests {
             let n = (self.next() % (max_len as u64 + 1)) as usize;
             (0..n)
                 .map(|_| {
-                    if self.next() % 8 == 0 {
+                    if self.next().is_multiple_of(8) {
                         self.next() as u8
                     } else {
                         alphabet[(self.next() % alphabet.len() as u64) as usize]

@@ -481,6 +481,8 @@ pub fn eq_int_float(i: i64, f: f64) -> bool {
 }
 
 #[cfg(test)]
+// Test tables hold literal values such as 3.14159 on purpose.
+#[allow(clippy::approx_constant)]
 mod tests {
     use super::*;
 
@@ -501,7 +503,7 @@ mod tests {
             (-0.0, "-0.0"),
             (0.0, "0.0"),
             (1e100, "1e+100"),
-            (9.223372036854775808e18, "9.2233720368548e+18"),
+            (9.223_372_036_854_776e18, "9.2233720368548e+18"),
             (1e15, "1e+15"),
             (1e16, "1e+16"),
             (0.1, "0.1"),
@@ -560,9 +562,9 @@ mod tests {
             (b"0x1p-1075", Some(F(0.0))),
             (b"0x1.8p-1074", Some(F(1e-323))),
             (b"9223372036854775807", Some(I(i64::MAX))),
-            (b"9223372036854775808", Some(F(9.223372036854775808e18))),
+            (b"9223372036854775808", Some(F(9.223_372_036_854_776e18))),
             (b"-9223372036854775808", Some(I(i64::MIN))),
-            (b"-9223372036854775809", Some(F(-9.223372036854775808e18))),
+            (b"-9223372036854775809", Some(F(-9.223_372_036_854_776e18))),
             (b"0xffffffffffffffff", Some(I(-1))),
             (b"0x10000000000000000", Some(I(0))),
             (b"0x7fffffffffffffff1", Some(I(-15))),
@@ -754,7 +756,7 @@ mod tests {
             let n = (self.next() % (max_len as u64 + 1)) as usize;
             (0..n)
                 .map(|_| {
-                    if self.next() % 8 == 0 {
+                    if self.next().is_multiple_of(8) {
                         self.next() as u8
                     } else {
                         alphabet[(self.next() % alphabet.len() as u64) as usize]

@@ -284,10 +284,8 @@ impl<'a> Packer<'a> {
                     return Err(arg_err("integer overflow"));
                 }
             }
-            (Kind::Uint, Arg::Int(n)) if size < SZINT => {
-                if (n as u64) >= (1u64 << (size * 8)) {
-                    return Err(arg_err("unsigned overflow"));
-                }
+            (Kind::Uint, Arg::Int(n)) if size < SZINT && (n as u64) >= (1u64 << (size * 8)) => {
+                return Err(arg_err("unsigned overflow"));
             }
             (Kind::Char, Arg::Str(s)) if s.len() > size => {
                 return Err(arg_err("string longer than given size"));

@@ -196,6 +196,9 @@ fn ult<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
 }
 
 fn extremum<'gc>(cx: &mut NCtx<'_, 'gc>, want_max: bool) -> R<'gc> {
+    if cx.nargs() == 0 {
+        return Err(cx.arg_error(0, "value expected"));
+    }
     let mut best = cx.check_number(0)?;
     for i in 1..cx.nargs() {
         let v = cx.check_number(i)?;

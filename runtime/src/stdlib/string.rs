@@ -51,9 +51,7 @@ const MAX_SIZE: usize = i32::MAX as usize;
 fn posrelat_start(pos: i64, len: usize) -> usize {
     if pos > 0 {
         pos as usize
-    } else if pos == 0 {
-        1
-    } else if pos < -(len as i64) {
+    } else if pos == 0 || pos < -(len as i64) {
         1
     } else {
         (len as i64 + pos + 1) as usize
@@ -157,8 +155,10 @@ fn reverse<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
 fn byte<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
     let s = cx.check_str(0)?;
     let l = s.len();
-    let pi = posrelat_start(cx.opt_int(1, 1)?, l);
-    let pe = posrelat_end(cx.opt_int(2, pi as i64)?, l);
+    // The end defaults to the start as given, before adjusting it.
+    let raw = cx.opt_int(1, 1)?;
+    let pi = posrelat_start(raw, l);
+    let pe = posrelat_end(cx.opt_int(2, raw)?, l);
     cx.clear();
     if pi > pe {
         return Ok(Action::Return);
@@ -287,10 +287,14 @@ fn format_after_tostring<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
     };
     let top = (st >> 32) as usize;
     let arg = (st & 0xffff_ffff) as usize;
-    let r = cx.arg(top);
-    if !matches!(r, Value::String(_)) {
-        return Err(RtError::msg("'__tostring' must return a string"));
-    }
+    // Like luaL_tolstring, numbers are accepted (and converted).
+    let r = match cx.arg(top) {
+        r @ Value::String(_) => r,
+        r @ (Value::Integer(_) | Value::Number(_)) => {
+            Value::String(crate::vm::tostring_number(cx.ctx, r))
+        }
+        _ => return Err(RtError::msg("'__tostring' must return a string")),
+    };
     cx.stack.truncate(cx.base + top);
     if let Some(slot) = cx.stack.get_mut(cx.base + arg) {
         *slot = r;
@@ -692,6 +696,9 @@ fn pack_error<'gc>(cx: &NCtx<'_, 'gc>, arg: usize, e: pack::PutError) -> RtError
 
 fn pack_<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
     let fmt = cx.check_str(0)?;
+    // lstrlib pushes a nil above the arguments (to separate them from its
+    // buffer), so a first missing argument is reported as "got nil".
+    cx.push(Value::Nil);
     let mut packer = pack::Packer::new(fmt.as_bytes());
     let mut arg = 0usize;
     loop {

@@ -52,8 +52,7 @@ fn remove<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
     let t = cx.check_table(0)?;
     let n = t.length();
     let pos = cx.opt_int(1, n)?;
-    if cx.nargs() >= 2 && n + 1 != pos && (pos as u64).wrapping_sub(1) >= (n as u64).wrapping_add(1)
-    {
+    if cx.nargs() >= 2 && pos != n && (pos as u64).wrapping_sub(1) > n as u64 {
         return Err(cx.arg_error(1, "position out of bounds"));
     }
     if let Some(v) = t.try_array_remove(cx.ctx, pos) {
@@ -66,9 +65,7 @@ fn remove<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
         t.set_int(cx.ctx, i, next);
         i += 1;
     }
-    if i <= n || pos == n + 1 {
-        t.set_int(cx.ctx, i, Value::Nil);
-    }
+    t.set_int(cx.ctx, i, Value::Nil);
     cx.ret1(v)
 }
 
@@ -92,14 +89,10 @@ fn concat<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
             v @ (Value::Integer(_) | Value::Number(_)) => {
                 out.extend_from_slice(crate::vm::tostring_number(cx.ctx, v).as_bytes())
             }
-            v => {
+            _ => {
                 return Err(RtError::Message(format!(
                     "invalid value (at index {k}) in table for 'concat'"
                 )))
-                .map_err(|e| {
-                    let _ = v;
-                    e
-                })
             }
         }
         if k < j {

@@ -462,6 +462,11 @@ impl<'a, 'gc> Exec<'a, 'gc> {
                         b as usize - 1
                     };
                     save!();
+                    let callee = self.th.stack[f];
+                    if !callee.is_function() && ctx.metamethod(callee, Event::Call).is_nil() {
+                        // Fail while this frame still names the callee.
+                        return Err(self.call_error(f, callee));
+                    }
                     if self.th.tbc.last().is_some_and(|&s| s >= base) {
                         // To-be-closed variables need a real return: make
                         // it an ordinary call followed by the Return.
@@ -1013,9 +1018,9 @@ fn for_limit<'gc>(limit: Value<'gc>, step: i64) -> Res<'gc, Option<i64>> {
         return Ok(None);
     }
     let l = if step > 0 { f.floor() } else { f.ceil() };
-    Ok(Some(if l >= 9.223_372_036_854_775_807e18 {
+    Ok(Some(if l >= 9.223_372_036_854_776e18 {
         i64::MAX
-    } else if l < -9.223_372_036_854_775_808e18 {
+    } else if l < -9.223_372_036_854_776e18 {
         i64::MIN
     } else {
         l as i64

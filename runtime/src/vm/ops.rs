@@ -15,9 +15,7 @@ pub fn arith<'gc>(
     b: Value<'gc>,
 ) -> Option<Result<Value<'gc>, &'static str>> {
     if op.is_bitwise() {
-        let (x, y) = match (a.to_number()?, b.to_number()?) {
-            (x, y) => (x, y),
-        };
+        let (x, y) = (a.to_number()?, b.to_number()?);
         let (Some(x), Some(y)) = (x.to_integer(), y.to_integer()) else {
             return Some(Err("number has no integer representation"));
         };
@@ -48,7 +46,7 @@ pub fn int_arith<'gc>(op: ArithOp, x: i64, y: i64) -> Result<Value<'gc>, &'stati
         ArithOp::Div => Value::Number(x as f64 / y as f64),
         ArithOp::Pow => Value::Number((x as f64).powf(y as f64)),
         ArithOp::IDiv => {
-            Value::Integer(number::int_floor_div(x, y).ok_or("attempt to perform 'n//0'")?)
+            Value::Integer(number::int_floor_div(x, y).ok_or("attempt to divide by zero")?)
         }
         ArithOp::Mod => Value::Integer(number::int_mod(x, y).ok_or("attempt to perform 'n%0'")?),
         _ => unreachable!("arithmetic operators only"),
