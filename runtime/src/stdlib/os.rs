@@ -23,6 +23,7 @@ pub const FUNCTIONS: &[(&str, NativeFn)] = &[
     ("os.getenv", getenv),
     ("os.difftime", difftime),
     ("os.tmpname", tmpname),
+    ("os.setlocale", setlocale),
 ];
 
 fn now() -> i64 {
@@ -213,4 +214,31 @@ fn tmpname<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
         }
     }
     Err(fail())
+}
+
+/// Only the C locale exists: asking for it (or for the default, `""`)
+/// succeeds, anything else fails as an unknown locale does.
+fn setlocale<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
+    let loc = cx.opt_str(0)?;
+    let cat = cx.opt_str(1)?;
+    if let Some(c) = cat {
+        let ok = [
+            b"all" as &[u8],
+            b"collate",
+            b"ctype",
+            b"monetary",
+            b"numeric",
+            b"time",
+        ]
+        .contains(&c.as_bytes());
+        if !ok {
+            let msg = format!("invalid option '{}'", c.to_str_lossy());
+            return Err(cx.arg_error(1, msg));
+        }
+    }
+    let r = match loc.map(|l| l.as_bytes()) {
+        None | Some(b"" | b"C" | b"POSIX") => cx.ctx.str("C"),
+        Some(_) => Value::Nil,
+    };
+    cx.ret1(r)
 }

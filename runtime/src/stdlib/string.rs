@@ -28,19 +28,26 @@ pub const FUNCTIONS: &[(&str, NativeFn)] = &[
     ("string.match", match_),
     ("string.gmatch", gmatch),
     ("string.gsub", gsub),
+    ("string.dump", dump),
     ("string.pack", pack_),
     ("string.unpack", unpack),
     ("string.packsize", packsize),
+    // Not library fields (`open` removes them): listed so that every
+    // native a closure or a suspended `Cont::Step` refers to has a stable
+    // name.
     ("string.gmatch.iterator", gmatch_iter),
+    ("string.gsub.step", gsub_step),
+    ("string.format.step", format_after_tostring),
 ];
 
 /// Library values that are not functions.
 pub fn open(ctx: Ctx<'_>) {
     // `register` stores every FUNCTIONS entry under its last name part,
-    // so the gmatch iterator (listed only to have a stable name) would
-    // show up as `string.iterator`; lua5.4 has no such field.
+    // so the entries listed only to have a stable name would show up as
+    // `string.iterator` and `string.step`; lua5.4 has no such fields.
     if let Value::Table(t) = ctx.state.registry.get_str(ctx, "string") {
         t.set_str(ctx, "iterator", Value::Nil);
+        t.set_str(ctx, "step", Value::Nil);
     }
 }
 
@@ -132,6 +139,10 @@ fn rep<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
         return Err(RtError::msg("resulting string too large"));
     }
     let total = unit * n as usize - sep.len();
+    if total == 0 {
+        // Empty pieces: nothing to repeat (lua5.4 would loop n times).
+        return cx.ret1(new_str(cx, b""));
+    }
     check_size(cx, total)?;
     let mut out = Vec::with_capacity(total);
     for i in 0..n {
@@ -184,6 +195,15 @@ fn char<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
     }
     let r = new_str(cx, &out);
     cx.ret1(r)
+}
+
+/// There is no bytecode format to dump to: every function is refused as
+/// lua5.4 refuses C functions.
+fn dump<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
+    if !cx.arg(0).is_function() {
+        return Err(cx.type_error(0, "function"));
+    }
+    Err(RtError::msg("unable to dump given function"))
 }
 
 // ---------------------------------------------------------------- format
