@@ -23,6 +23,15 @@ pub enum RtError<'gc> {
     Message(#[collect(require_static)] String),
     /// A Lua value raised as is.
     Value(Value<'gc>),
+    /// `bad argument #index to 'func' (msg)`: kept apart so the message can
+    /// be worded for method calls (`obj:func()` counts `self` as #0).
+    Arg {
+        index: usize,
+        #[collect(require_static)]
+        func: &'static str,
+        #[collect(require_static)]
+        msg: String,
+    },
 }
 
 impl<'gc> RtError<'gc> {
@@ -118,19 +127,23 @@ impl<'a, 'gc> NCtx<'a, 'gc> {
     /// `bad argument #i to 'name' (msg)` (i is 0-based here, 1-based in
     /// the message).
     pub fn arg_error(&self, i: usize, msg: impl std::fmt::Display) -> RtError<'gc> {
-        RtError::Message(format!(
-            "bad argument #{} to '{}' ({})",
-            i + 1,
-            self.name,
-            msg
-        ))
+        RtError::Arg {
+            index: i + 1,
+            func: self.name,
+            msg: msg.to_string(),
+        }
     }
 
     pub fn type_error(&self, i: usize, expected: &str) -> RtError<'gc> {
         let got = if self.base + i >= self.stack.len() {
-            "no value"
+            "no value".to_owned()
         } else {
-            self.arg(i).type_name()
+            let v = self.arg(i);
+            // A `__name` string in the metatable names the type, as luaL_typeerror.
+            match self.ctx.metamethod(v, crate::state::Event::Name) {
+                Value::String(s) => s.to_str_lossy().into_owned(),
+                _ => v.type_name().to_owned(),
+            }
         };
         self.arg_error(i, format!("{expected} expected, got {got}"))
     }

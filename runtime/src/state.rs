@@ -191,6 +191,9 @@ pub struct State<'gc> {
     pub stdout: RefCell<Box<dyn Write>>,
     #[collect(require_static)]
     pub allow_files: Cell<bool>,
+    /// Host side of io file objects.
+    #[collect(require_static)]
+    pub files: RefCell<crate::stdlib::io::HostFiles>,
 }
 
 /// What every heap operation needs: the mutation handle and the root.
@@ -265,6 +268,7 @@ impl<'gc> State<'gc> {
             meter,
             stdout: RefCell::new(Box::new(BufWriter::new(std::io::stdout()))),
             allow_files: Cell::new(true),
+            files: RefCell::new(Default::default()),
         }
     }
 }

@@ -32,6 +32,8 @@ pub const FUNCTIONS: &[(&str, NativeFn)] = &[
     ("ipairs.iterator", ipairs_iter),
     ("select", select),
     ("load", load),
+    ("loadfile", loadfile),
+    ("dofile", dofile),
     ("collectgarbage", collectgarbage),
 ];
 
@@ -405,6 +407,62 @@ fn load<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
             cx.ret2(Value::Nil, m)
         }
     }
+}
+
+/// Reads and compiles a file (`None`: standard input) into a function.
+fn load_file<'gc>(
+    cx: &mut NCtx<'_, 'gc>,
+    name: Option<&str>,
+    env: Option<Value<'gc>>,
+) -> Result<Value<'gc>, String> {
+    let (source, chunkname) = match name {
+        None => {
+            let mut buf = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf)
+                .map_err(|e| format!("cannot read stdin: {e}"))?;
+            (buf, "stdin".to_owned())
+        }
+        Some(name) => {
+            if !cx.ctx.state.allow_files.get() {
+                return Err(format!("cannot open {name}: file access is disabled"));
+            }
+            let buf = std::fs::read(name).map_err(|e| {
+                let msg = e.to_string();
+                let msg = msg.split(" (os error").next().unwrap_or(&msg).to_owned();
+                format!("cannot open {name}: {msg}")
+            })?;
+            (buf, name.to_owned())
+        }
+    };
+    let proto = crate::runtime::compile_chunk(&source, &chunkname)?;
+    let env = env.unwrap_or(Value::Table(cx.ctx.state.globals));
+    Ok(crate::runtime::load_proto_env(cx.ctx, &proto, env))
+}
+
+fn loadfile<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
+    let name = cx.opt_str(0)?.map(|s| s.to_str_lossy().into_owned());
+    let env = (cx.nargs() >= 3).then(|| cx.arg(2));
+    match load_file(cx, name.as_deref(), env) {
+        Ok(f) => cx.ret1(f),
+        Err(msg) => {
+            let m = cx.ctx.str(&msg);
+            cx.ret2(Value::Nil, m)
+        }
+    }
+}
+
+fn dofile<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
+    let name = cx.opt_str(0)?.map(|s| s.to_str_lossy().into_owned());
+    let f = match load_file(cx, name.as_deref(), None) {
+        Ok(f) => f,
+        Err(msg) => return Err(RtError::Value(cx.ctx.str(&msg))),
+    };
+    cx.clear();
+    cx.push(f);
+    Ok(Action::Call {
+        at: 0,
+        cont: Cont::Return,
+    })
 }
 
 fn collectgarbage<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {

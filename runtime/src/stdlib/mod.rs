@@ -30,6 +30,7 @@ pub fn all() -> impl Iterator<Item = &'static (&'static str, NativeFn)> {
         .chain(math::FUNCTIONS)
         .chain(os::FUNCTIONS)
         .chain(string::FUNCTIONS)
+        .chain(string::METAMETHODS)
         .chain(table::FUNCTIONS)
         .chain(utf8::FUNCTIONS)
 }
@@ -44,9 +45,20 @@ pub fn native<'gc>(ctx: Ctx<'gc>, name: &'static str, f: NativeFn) -> Value<'gc>
     Value::Native(Native::new(ctx, name, f, Box::new([])))
 }
 
-/// Stores `functions` (`lib.name` or `name` for globals) into `table`.
-fn register<'gc>(ctx: Ctx<'gc>, table: Table<'gc>, functions: &'static [(&'static str, NativeFn)]) {
+/// Stores the public `functions` into `table`: `name` for globals (`dots`
+/// = 0), `lib.name` for libraries (`dots` = 1). Longer names
+/// (`string.gmatch.iterator`) are internal natives, listed only so that
+/// they have a stable name.
+fn register<'gc>(
+    ctx: Ctx<'gc>,
+    table: Table<'gc>,
+    functions: &'static [(&'static str, NativeFn)],
+    dots: usize,
+) {
     for (name, f) in functions {
+        if name.matches('.').count() != dots {
+            continue;
+        }
         let key = name.rsplit('.').next().unwrap_or(name);
         table.set_str(ctx, key, native(ctx, name, *f));
     }
@@ -59,7 +71,7 @@ fn library<'gc>(
     functions: &'static [(&'static str, NativeFn)],
 ) -> Table<'gc> {
     let t = Table::new(ctx);
-    register(ctx, t, functions);
+    register(ctx, t, functions, 1);
     ctx.state.globals.set_str(ctx, name, Value::Table(t));
     ctx.state.registry.set_str(ctx, name, Value::Table(t));
     t
@@ -68,18 +80,12 @@ fn library<'gc>(
 pub fn open<'gc>(ctx: Ctx<'gc>, config: &Config) {
     ctx.state.allow_files.set(config.allow_files);
     let g = ctx.state.globals;
-    register(ctx, g, base::FUNCTIONS);
+    register(ctx, g, base::FUNCTIONS, 0);
     g.set_str(ctx, "_G", Value::Table(g));
     g.set_str(ctx, "_VERSION", ctx.str("Lua 5.4"));
     library(ctx, "coroutine", coroutine::FUNCTIONS);
-    let io = library(ctx, "io", io::FUNCTIONS);
-    // io.write returns the file; without files, that is the io table.
-    ctx.state
-        .registry
-        .set_str(ctx, "io.stdout", Value::Table(io));
-    io.set_str(ctx, "stdout", Value::Table(io));
-    let iter = native(ctx, "io.lines.iterator", io::lines_iter);
-    ctx.state.registry.set_str(ctx, "io.lines.iterator", iter);
+    library(ctx, "io", io::FUNCTIONS);
+    io::open(ctx);
     library(ctx, "debug", debug::FUNCTIONS);
     library(ctx, "math", math::FUNCTIONS);
     library(ctx, "os", os::FUNCTIONS);
@@ -92,6 +98,10 @@ pub fn open<'gc>(ctx: Ctx<'gc>, config: &Config) {
         Value::Table(string),
     )
     .expect("a string key");
+    for (name, f) in string::METAMETHODS {
+        let key = name.rsplit('.').next().unwrap_or(name);
+        meta.set_str(ctx, key, native(ctx, name, *f));
+    }
     *ctx.state.string_meta.borrow_mut(ctx.mc) = Some(meta);
     library(ctx, "utf8", utf8::FUNCTIONS);
     math::open(ctx);

@@ -4,6 +4,7 @@
 //! (for `__tostring` in `%s`, and for function replacements in `gsub`)
 //! through `Cont::Step` continuations, so no Lua-side helper is needed.
 
+use crate::compiler::opcode::ArithOp;
 use crate::lualib::format::{self, Piece, Pieces};
 use crate::lualib::pack;
 use crate::lualib::pattern::{self, CaptureValue, Match};
@@ -40,15 +41,90 @@ pub const FUNCTIONS: &[(&str, NativeFn)] = &[
     ("string.format.step", format_after_tostring),
 ];
 
+/// The string metatable's arithmetic metamethods: Lua 5.4 converts
+/// strings to numbers for arithmetic here, in the library, not in the VM
+/// (so a script may replace them; bitwise operators do not convert).
+pub const METAMETHODS: &[(&str, NativeFn)] = &[
+    ("string.meta.__add", arith_add),
+    ("string.meta.__sub", arith_sub),
+    ("string.meta.__mul", arith_mul),
+    ("string.meta.__div", arith_div),
+    ("string.meta.__mod", arith_mod),
+    ("string.meta.__pow", arith_pow),
+    ("string.meta.__idiv", arith_idiv),
+    ("string.meta.__unm", arith_unm),
+];
+
+/// lstrlib's `arith`: both operands as numbers, or the other operand's
+/// metamethod, or an error naming both types.
+fn string_arith<'gc>(cx: &mut NCtx<'_, 'gc>, op: ArithOp, event: &str) -> R<'gc> {
+    let (a, b) = (cx.arg(0), cx.arg(1));
+    if let (Some(x), Some(y)) = (a.to_number(), b.to_number()) {
+        if let Some(r) = crate::vm::arith(op, x, y) {
+            let v = r.map_err(RtError::msg)?;
+            return cx.ret1(v);
+        }
+    }
+    let mm = if matches!(b, Value::String(_)) {
+        Value::Nil
+    } else {
+        match cx.ctx.metatable(b) {
+            Some(mt) => mt.get_str(cx.ctx, event),
+            None => Value::Nil,
+        }
+    };
+    if mm.is_nil() {
+        return Err(RtError::Message(format!(
+            "attempt to {} a '{}' with a '{}'",
+            &event[2..],
+            a.type_name(),
+            b.type_name()
+        )));
+    }
+    cx.clear();
+    cx.push(mm);
+    cx.push(a);
+    cx.push(b);
+    Ok(Action::Call {
+        at: 0,
+        cont: Cont::Return,
+    })
+}
+
+fn arith_add<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
+    string_arith(cx, ArithOp::Add, ArithOp::Add.event())
+}
+fn arith_sub<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
+    string_arith(cx, ArithOp::Sub, ArithOp::Sub.event())
+}
+fn arith_mul<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
+    string_arith(cx, ArithOp::Mul, ArithOp::Mul.event())
+}
+fn arith_div<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
+    string_arith(cx, ArithOp::Div, ArithOp::Div.event())
+}
+fn arith_mod<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
+    string_arith(cx, ArithOp::Mod, ArithOp::Mod.event())
+}
+fn arith_pow<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
+    string_arith(cx, ArithOp::Pow, ArithOp::Pow.event())
+}
+fn arith_idiv<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
+    string_arith(cx, ArithOp::IDiv, ArithOp::IDiv.event())
+}
+fn arith_unm<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
+    // `-s` arrives as (s, s); negate as `0 - s` keeping the integer type.
+    let a = cx.arg(0);
+    match a.to_number() {
+        Some(Value::Integer(i)) => cx.ret1(Value::Integer(i.wrapping_neg())),
+        Some(Value::Number(f)) => cx.ret1(Value::Number(-f)),
+        _ => string_arith(cx, ArithOp::Sub, "__unm"),
+    }
+}
+
 /// Library values that are not functions.
 pub fn open(ctx: Ctx<'_>) {
-    // `register` stores every FUNCTIONS entry under its last name part,
-    // so the entries listed only to have a stable name would show up as
-    // `string.iterator` and `string.step`; lua5.4 has no such fields.
-    if let Value::Table(t) = ctx.state.registry.get_str(ctx, "string") {
-        t.set_str(ctx, "iterator", Value::Nil);
-        t.set_str(ctx, "step", Value::Nil);
-    }
+    let _ = ctx;
 }
 
 /// lstrlib's MAXSIZE: lua5.4 keeps `rep` and friends within `int`.

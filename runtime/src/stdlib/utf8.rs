@@ -31,8 +31,6 @@ pub fn open(ctx: Ctx<'_>) {
         );
         // The iterators are listed in FUNCTIONS only for their stable
         // names; they are not fields of `utf8` in lua5.4.
-        t.set_str(ctx, "iterator", Value::Nil);
-        t.set_str(ctx, "iteratorlax", Value::Nil);
         let strict = super::native(ctx, "utf8.codes.iterator", codes_iter_strict);
         let lax = super::native(ctx, "utf8.codes.iteratorlax", codes_iter_lax);
         ctx.state

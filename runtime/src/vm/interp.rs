@@ -17,6 +17,10 @@ use crate::table::Table;
 use crate::thread::{Frame, Ret};
 use crate::value::{Closure, LuaStr, Value};
 
+fn is_number(v: Value<'_>) -> bool {
+    matches!(v, Value::Integer(_) | Value::Number(_))
+}
+
 /// Which operand of a binary operator to blame in an error.
 fn blame<'gc>(a: Value<'gc>, b: Value<'gc>, a_ok: bool) -> (Value<'gc>, bool) {
     if a_ok {
@@ -822,29 +826,16 @@ impl<'a, 'gc> Exec<'a, 'gc> {
                 if !mm.is_nil() {
                     return self.call_meta(mm, &[x, y], Ret::Store(dst));
                 }
-                if !op.is_bitwise()
-                    && (matches!(x, Value::String(_)) || matches!(y, Value::String(_)))
-                {
-                    // The string library's arithmetic metamethods word it so.
-                    let name = &op.event()[2..];
-                    return Err(RtError::Message(format!(
-                        "attempt to {name} a '{}' with a '{}'",
-                        x.type_name(),
-                        y.type_name()
-                    )));
-                }
                 if op.is_bitwise() {
-                    let both_numbers = x.to_number().is_some() && y.to_number().is_some();
+                    let both_numbers = is_number(x) && is_number(y);
                     if both_numbers || other.is_some() {
                         return Err(RtError::msg("number has no integer representation"));
                     }
-                    let x_ok = x.to_number().is_some();
-                    let (bad, first) = blame(x, y, x_ok);
+                    let (bad, first) = blame(x, y, is_number(x));
                     let desc = if first { rb } else { rc }.and_then(|r| self.reg_desc(r));
                     return Err(type_error("perform bitwise operation on", bad, desc));
                 }
-                let x_ok = x.to_number().is_some();
-                let (bad, first) = blame(x, y, x_ok);
+                let (bad, first) = blame(x, y, is_number(x));
                 let desc = if first { rb } else { rc }.and_then(|r| self.reg_desc(r));
                 Err(type_error("perform arithmetic on", bad, desc))
             }
@@ -855,19 +846,9 @@ impl<'a, 'gc> Exec<'a, 'gc> {
         let base = self.frame_base();
         let dst = base + a as usize;
         match event {
-            Event::Unm => {
-                if let Some(n) = x.to_number() {
-                    self.th.stack[dst] = match n {
-                        Value::Integer(i) => Value::Integer(i.wrapping_neg()),
-                        Value::Number(f) => Value::Number(-f),
-                        _ => unreachable!("to_number gives numbers"),
-                    };
-                    return Ok(Flow::Continue);
-                }
-            }
             Event::BNot => {
-                if let Some(n) = x.to_number() {
-                    if let Some(i) = n.to_integer() {
+                if is_number(x) {
+                    if let Some(i) = x.to_integer() {
                         self.th.stack[dst] = Value::Integer(!i);
                         return Ok(Flow::Continue);
                     }
@@ -882,9 +863,6 @@ impl<'a, 'gc> Exec<'a, 'gc> {
         let mm = self.ctx.metamethod(x, event);
         if !mm.is_nil() {
             return self.call_meta(mm, &[x, x], Ret::Store(dst));
-        }
-        if let (Event::Unm, Value::String(_)) = (event, x) {
-            return Err(RtError::msg("attempt to unm a 'string' with a 'string'"));
         }
         if let (Event::Len, Value::Table(t)) = (event, x) {
             self.th.stack[dst] = Value::Integer(t.length());

@@ -12,6 +12,7 @@ mod ops;
 
 use gc_arena::Gc;
 
+use crate::compiler::opcode::Op;
 use crate::native::{Action, Cont, NCtx, RtError};
 use crate::state::{Ctx, Event};
 use crate::thread::{
@@ -524,8 +525,15 @@ impl<'a, 'gc> Exec<'a, 'gc> {
     /// Turns an error into a value (adding the position of the running Lua
     /// function) and hands it to the nearest catching frame of this thread.
     fn throw(&mut self, e: RtError<'gc>) -> Result<Flow<'gc>, (Value<'gc>, String)> {
+        let e = match e {
+            RtError::Arg { index, func, msg } => {
+                RtError::Message(self.arg_message(index, func, msg))
+            }
+            e => e,
+        };
         let value = match e {
             RtError::Value(v) => v,
+            RtError::Arg { .. } => unreachable!("converted above"),
             RtError::Message(m) => {
                 let text = match self.th.frames.last() {
                     Some(Frame::Lua(f)) => format!("{}{}", where_(f), m),
@@ -579,6 +587,28 @@ impl<'a, 'gc> Exec<'a, 'gc> {
         match flow {
             Ok(f) => Ok(f),
             Err(e) => self.throw(e),
+        }
+    }
+
+    /// The text of a bad-argument error, counting as lua5.4 does: when the
+    /// native was called as a method, `self` is argument 0.
+    fn arg_message(&self, index: usize, func: &str, msg: String) -> String {
+        let method = match self.th.frames.last() {
+            Some(Frame::Lua(f)) => {
+                let code = &f.closure.proto.code;
+                match code.get(f.pc.wrapping_sub(1)) {
+                    Some(Op::Call { a, .. } | Op::TailCall { a, .. }) => {
+                        describe::register(f, *a).is_some_and(|d| d.starts_with("method"))
+                    }
+                    _ => false,
+                }
+            }
+            _ => false,
+        };
+        match (method, index) {
+            (true, 1) => format!("calling '{func}' on bad self ({msg})"),
+            (true, n) => format!("bad argument #{} to '{func}' ({msg})", n - 1),
+            (false, n) => format!("bad argument #{n} to '{func}' ({msg})"),
         }
     }
 

@@ -15,7 +15,7 @@ pub fn arith<'gc>(
     b: Value<'gc>,
 ) -> Option<Result<Value<'gc>, &'static str>> {
     if op.is_bitwise() {
-        let (x, y) = (a.to_number()?, b.to_number()?);
+        let (x, y) = (strict_number(a)?, strict_number(b)?);
         let (Some(x), Some(y)) = (x.to_integer(), y.to_integer()) else {
             return Some(Err("number has no integer representation"));
         };
@@ -28,7 +28,7 @@ pub fn arith<'gc>(
             _ => unreachable!("bitwise operators only"),
         })));
     }
-    let (x, y) = (a.to_number()?, b.to_number()?);
+    let (x, y) = (strict_number(a)?, strict_number(b)?);
     Some(match (x, y) {
         (Value::Integer(x), Value::Integer(y)) => int_arith(op, x, y),
         _ => {
@@ -36,6 +36,11 @@ pub fn arith<'gc>(
             Ok(Value::Number(float_arith(op, x, y)))
         }
     })
+}
+
+/// Numbers only: Lua 5.4 leaves string coercion to the string metatable.
+fn strict_number(v: Value<'_>) -> Option<Value<'_>> {
+    matches!(v, Value::Integer(_) | Value::Number(_)).then_some(v)
 }
 
 pub fn int_arith<'gc>(op: ArithOp, x: i64, y: i64) -> Result<Value<'gc>, &'static str> {
