@@ -226,10 +226,20 @@ fn assert<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
     if v.is_truthy() {
         return Ok(Action::Return);
     }
-    if cx.nargs() >= 2 {
-        return Err(RtError::Value(cx.arg(1)));
+    // Like `error(msg)`: a string message gets the caller's position.
+    let msg = if cx.nargs() >= 2 {
+        cx.arg(1)
+    } else {
+        cx.ctx.str("assertion failed!")
+    };
+    match (msg, position(cx.frames, 1)) {
+        (Value::String(s), Some(w)) => {
+            let mut text = w.into_bytes();
+            text.extend_from_slice(s.as_bytes());
+            Err(RtError::Value(cx.ctx.bytes(&text)))
+        }
+        _ => Err(RtError::Value(msg)),
     }
-    Err(RtError::msg("assertion failed!"))
 }
 
 fn error<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
@@ -264,7 +274,10 @@ fn pcall<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
 }
 
 fn xpcall<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
-    let handler = cx.check_any(1)?;
+    let handler = cx.arg(1);
+    if !handler.is_function() {
+        return Err(cx.type_error(1, "function"));
+    }
     // Arguments: f, handler, args... -> f, args...
     cx.stack.remove(cx.base + 1);
     Ok(Action::Call {
@@ -278,7 +291,8 @@ fn next<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
     match t.next(cx.arg(1)) {
         Ok(Some((k, v))) => cx.ret2(k, v),
         Ok(None) => cx.ret1(Value::Nil),
-        Err(()) => Err(RtError::msg("invalid key to 'next'")),
+        // Raised by the core, not the library: no position, as lua5.4.
+        Err(()) => Err(RtError::Value(cx.ctx.str("invalid key to 'next'"))),
     }
 }
 
@@ -378,7 +392,7 @@ fn load<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
                 cont: Cont::Return,
             });
         }
-        _ => return Err(cx.type_error(0, "string")),
+        _ => return Err(cx.type_error(0, "function")),
     };
     let name = match cx.opt_str(1)? {
         Some(n) => crate::syntax::chunkid(&n.to_str_lossy()),
@@ -479,14 +493,29 @@ fn collectgarbage<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
         // hint the pacing already follows.
         "collect" | "step" | "incremental" | "generational" => {
             let r = match opt.as_str() {
-                "step" => Value::Boolean(true),
+                "step" => Value::Boolean(false),
                 "incremental" | "generational" => cx.ctx.str("incremental"),
                 _ => Value::Integer(0),
             };
             cx.ret1(r)
         }
-        "isrunning" => cx.ret1(Value::Boolean(true)),
-        "stop" | "restart" | "setpause" | "setstepmul" => cx.ret1(Value::Integer(0)),
+        "isrunning" => {
+            let stopped = cx
+                .ctx
+                .state
+                .registry
+                .get_str(cx.ctx, "gc.stopped")
+                .is_truthy();
+            cx.ret1(Value::Boolean(!stopped))
+        }
+        // The collector keeps running (it must, for the memory limit); the
+        // flag only answers "isrunning" as a script expects.
+        "stop" | "restart" => {
+            let stopped = Value::Boolean(opt == "stop");
+            cx.ctx.state.registry.set_str(cx.ctx, "gc.stopped", stopped);
+            cx.ret1(Value::Integer(0))
+        }
+        "setpause" | "setstepmul" => cx.ret1(Value::Integer(0)),
         _ => Err(cx.arg_error(0, format!("invalid option '{opt}'"))),
     }
 }
@@ -525,10 +554,11 @@ end
 /// Registry entries the natives look up by name.
 pub fn open_registry<'gc>(ctx: Ctx<'gc>) {
     let reg = ctx.state.registry;
-    for name in ["next", "ipairs.iterator", "load"] {
+    for name in ["next", "ipairs.iterator", "load", "concat_raw"] {
         let key = name;
         let v = match name {
             "ipairs.iterator" => super::native(ctx, "ipairs.iterator", ipairs_iter),
+            "concat_raw" => super::native(ctx, "table.concat", super::table::concat_native()),
             _ => ctx.state.globals.get_str(ctx, name),
         };
         reg.set_str(ctx, key, v);

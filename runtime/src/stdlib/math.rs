@@ -54,10 +54,10 @@ fn float_op<'gc>(cx: &mut NCtx<'_, 'gc>, f: fn(f64) -> f64) -> R<'gc> {
 }
 
 fn abs<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
-    let v = match cx.check_number(0)? {
+    // Only true integers stay integers: `math.abs("-2")` is 2.0 in lua5.4.
+    let v = match cx.arg(0) {
         Value::Integer(i) => Value::Integer(i.wrapping_abs()),
-        Value::Number(f) => Value::Number(f.abs()),
-        _ => unreachable!("check_number gives numbers"),
+        _ => Value::Number(cx.check_float(0)?.abs()),
     };
     cx.ret1(v)
 }
@@ -101,13 +101,14 @@ fn fmod<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
 }
 
 fn modf<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
+    if let Value::Integer(i) = cx.arg(0) {
+        return cx.ret2(Value::Integer(i), Value::Number(0.0));
+    }
     let x = cx.check_float(0)?;
     let ip = if x.is_infinite() { x } else { x.trunc() };
     let frac = if x.is_infinite() { 0.0 } else { x - ip };
-    let ipv = match float_to_int_exact(ip) {
-        Some(i) if ip.abs() < 2f64.powi(63) => Value::Number(i as f64),
-        _ => Value::Number(ip),
-    };
+    // The integral part is an integer when it fits, as lua5.4 pushes it.
+    let ipv = float_to_int_exact(ip).map_or(Value::Number(ip), Value::Integer);
     cx.ret2(ipv, Value::Number(frac))
 }
 
@@ -199,19 +200,28 @@ fn extremum<'gc>(cx: &mut NCtx<'_, 'gc>, want_max: bool) -> R<'gc> {
     if cx.nargs() == 0 {
         return Err(cx.arg_error(0, "value expected"));
     }
-    let mut best = cx.check_number(0)?;
+    // lua5.4 compares with `<` and converts nothing: strings compare as
+    // strings, mixed types are an error.
+    let mut best = cx.arg(0);
     for i in 1..cx.nargs() {
-        let v = cx.check_number(i)?;
-        let better = if want_max {
-            crate::vm::compare_lt(best, v)
-        } else {
-            crate::vm::compare_lt(v, best)
-        };
-        if better == Some(true) {
-            best = v;
+        let v = cx.arg(i);
+        let (a, b) = if want_max { (best, v) } else { (v, best) };
+        match crate::vm::compare_lt(a, b) {
+            Some(true) => best = v,
+            Some(false) => {}
+            None => return Err(compare_error(a, b)),
         }
     }
     cx.ret1(best)
+}
+
+fn compare_error<'gc>(a: Value<'gc>, b: Value<'gc>) -> RtError<'gc> {
+    let (ta, tb) = (a.type_name(), b.type_name());
+    if ta == tb {
+        RtError::Message(format!("attempt to compare two {ta} values"))
+    } else {
+        RtError::Message(format!("attempt to compare {ta} with {tb}"))
+    }
 }
 
 fn max<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
@@ -307,7 +317,8 @@ fn random<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
         _ => return Err(RtError::msg("wrong number of arguments")),
     };
     if low > up {
-        return Err(cx.arg_error(cx.nargs() - 1, "interval is empty"));
+        // lua5.4.4 names argument 1 whatever the arity.
+        return Err(cx.arg_error(0, "interval is empty"));
     }
     let r = project(rv, (up as u64).wrapping_sub(low as u64), &mut s);
     write_state(cx.ctx, t, s);

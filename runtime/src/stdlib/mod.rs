@@ -18,7 +18,7 @@ use crate::table::Table;
 use crate::value::{Native, Value};
 
 /// The parts of the library written in Lua, run at startup.
-pub const PRELUDES: &[(&str, &str)] = &[("prelude", base::PRELUDE), ("prelude", table::PRELUDE)];
+pub const PRELUDES: &[(&str, &str)] = &[("[C]", base::PRELUDE), ("[C]", table::PRELUDE)];
 
 /// Every library's natives, by stable name.
 pub fn all() -> impl Iterator<Item = &'static (&'static str, NativeFn)> {

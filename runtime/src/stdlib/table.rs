@@ -18,8 +18,22 @@ pub const FUNCTIONS: &[(&str, NativeFn)] = &[
     ("table.sort", sort),
 ];
 
+/// Calls the Lua version `registry[name]` with the same arguments: for
+/// tables whose metamethods must be honoured.
+fn slow_path<'gc>(cx: &mut NCtx<'_, 'gc>, name: &str) -> R<'gc> {
+    let f = cx.ctx.state.registry.get_str(cx.ctx, name);
+    cx.stack.insert(cx.base, f);
+    Ok(Action::Call {
+        at: 0,
+        cont: Cont::Return,
+    })
+}
+
 fn insert<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
     let t = cx.check_table(0)?;
+    if t.metatable().is_some() {
+        return slow_path(cx, "insert_slow");
+    }
     let n = t.length();
     match cx.nargs() {
         2 => {
@@ -50,10 +64,13 @@ fn insert<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
 
 fn remove<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
     let t = cx.check_table(0)?;
+    if t.metatable().is_some() {
+        return slow_path(cx, "remove_slow");
+    }
     let n = t.length();
     let pos = cx.opt_int(1, n)?;
     if cx.nargs() >= 2 && pos != n && (pos as u64).wrapping_sub(1) > n as u64 {
-        return Err(cx.arg_error(1, "position out of bounds"));
+        return Err(cx.arg_error(0, "position out of bounds"));
     }
     if let Some(v) = t.try_array_remove(cx.ctx, pos) {
         return cx.ret1(v);
@@ -71,6 +88,9 @@ fn remove<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
 
 fn concat<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
     let t = cx.check_table(0)?;
+    if t.metatable().is_some() {
+        return slow_path(cx, "concat_slow");
+    }
     let sep = match cx.opt_str(1)? {
         Some(s) => s.as_bytes(),
         None => b"",
@@ -89,9 +109,10 @@ fn concat<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
             v @ (Value::Integer(_) | Value::Number(_)) => {
                 out.extend_from_slice(crate::vm::tostring_number(cx.ctx, v).as_bytes())
             }
-            _ => {
+            v => {
                 return Err(RtError::Message(format!(
-                    "invalid value (at index {k}) in table for 'concat'"
+                    "invalid value ({}) at index {k} in table for 'concat'",
+                    v.type_name()
                 )))
             }
         }
@@ -111,13 +132,14 @@ fn concat<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
 }
 
 fn unpack<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
-    let t = cx.arg(0);
+    let t = match cx.arg(0) {
+        Value::Table(t) if t.metatable().is_none() => t,
+        // Anything else is indexed (and measured) with metamethods.
+        _ => return slow_path(cx, "unpack_slow"),
+    };
     let i = cx.opt_int(1, 1)?;
     let j = match cx.arg(2) {
-        Value::Nil => match t {
-            Value::Table(t) => t.length(),
-            _ => return Err(cx.type_error(0, "table")),
-        },
+        Value::Nil => t.length(),
         _ => cx.check_int(2)?,
     };
     if i > j {
@@ -127,9 +149,6 @@ fn unpack<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
     if n >= 1_000_000 {
         return Err(RtError::msg("too many results to unpack"));
     }
-    let Value::Table(t) = t else {
-        return Err(cx.type_error(0, "table"));
-    };
     cx.clear();
     let mut k = i;
     loop {
@@ -187,6 +206,11 @@ fn move_<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
         }
     }
     cx.ret1(Value::Table(a2))
+}
+
+/// The native `table.concat`, which the Lua slow path finishes with.
+pub fn concat_native() -> NativeFn {
+    concat
 }
 
 /// Sorts natively when there is no comparator and the elements are all
@@ -275,6 +299,64 @@ local function quick(t, lo, hi, less)
     end
   end
   insertion(t, lo, hi, less)
+end
+-- Tables with metatables go through these, so that __index, __newindex
+-- and __len apply as they do in lua5.4's C library.
+function registry.insert_slow(t, ...)
+  local e = #t + 1
+  local n = select('#', ...)
+  if n == 1 then
+    t[e] = ...
+    return
+  elseif n ~= 2 then
+    error("wrong number of arguments to 'insert'", 3)
+  end
+  local pos, v = ...
+  if math.type(pos) ~= "integer" or pos < 1 or pos > e then
+    error("bad argument #2 to 'insert' (position out of bounds)", 3)
+  end
+  for i = e, pos + 1, -1 do
+    t[i] = t[i - 1]
+  end
+  t[pos] = v
+end
+function registry.remove_slow(t, pos)
+  local size = #t
+  if pos == nil then
+    pos = size
+  elseif pos ~= size and (pos < 1 or pos > size + 1) then
+    error("bad argument #1 to 'remove' (position out of bounds)", 3)
+  end
+  local v = t[pos]
+  while pos < size do
+    t[pos] = t[pos + 1]
+    pos = pos + 1
+  end
+  t[pos] = nil
+  return v
+end
+function registry.concat_slow(t, sep, i, j)
+  sep = sep or ""
+  i = i or 1
+  j = j or #t
+  local parts = {}
+  for k = i, j do
+    local v = t[k]
+    local tv = type(v)
+    if tv ~= "string" and tv ~= "number" then
+      error("invalid value (" .. tv .. ") at index " .. k .. " in table for 'concat'", 3)
+    end
+    parts[#parts + 1] = v
+  end
+  return registry.concat_raw(parts, sep)
+end
+local function unpack_from(t, i, j)
+  if i <= j then
+    return t[i], unpack_from(t, i + 1, j)
+  end
+end
+function registry.unpack_slow(t, i, j)
+  return unpack_from(t, i or 1, j or #t)
 end
 function registry.sort_slow(t, less)
   quick(t, 1, #t, less or lt)

@@ -466,12 +466,25 @@ impl<'a, 'gc> Exec<'a, 'gc> {
                         b as usize - 1
                     };
                     save!();
-                    let callee = self.th.stack[f];
-                    if !callee.is_function() && ctx.metamethod(callee, Event::Call).is_nil() {
-                        // Fail while this frame still names the callee.
-                        return Err(self.call_error(f, callee));
+                    let mut callee = self.th.stack[f];
+                    let mut nargs = nargs;
+                    if !callee.is_function() {
+                        let mm = ctx.metamethod(callee, Event::Call);
+                        if mm.is_nil() {
+                            // Fail while this frame still names the callee.
+                            return Err(self.call_error(f, callee));
+                        }
+                        // `__call` goes first; the callable becomes argument 1.
+                        self.th.stack.truncate(f + 1 + nargs);
+                        self.th.stack.insert(f, mm);
+                        nargs += 1;
+                        callee = mm;
                     }
-                    if self.th.tbc.last().is_some_and(|&s| s >= base) {
+                    // Natives run above this frame (errors then name the
+                    // caller's line, as lua5.4); only Lua callees replace it.
+                    if !matches!(callee, Value::Closure(_))
+                        || self.th.tbc.last().is_some_and(|&s| s >= base)
+                    {
                         // To-be-closed variables need a real return: make
                         // it an ordinary call followed by the Return.
                         return self.call_value(f, nargs, Ret::Values(-1));
@@ -958,13 +971,13 @@ impl<'a, 'gc> Exec<'a, 'gc> {
             return Ok(true);
         }
         let Some(init) = init.to_float() else {
-            return Err(RtError::msg("'for' initial value must be a number"));
+            return Err(for_error("initial value", s[i]));
         };
         let Some(limit) = limit.to_float() else {
-            return Err(RtError::msg("'for' limit must be a number"));
+            return Err(for_error("limit", s[i + 1]));
         };
         let Some(step) = step.to_float() else {
-            return Err(RtError::msg("'for' step must be a number"));
+            return Err(for_error("step", s[i + 2]));
         };
         if step == 0.0 {
             return Err(RtError::msg("'for' step is zero"));
@@ -990,7 +1003,7 @@ fn for_limit<'gc>(limit: Value<'gc>, step: i64) -> Res<'gc, Option<i64>> {
     let f = match limit {
         Value::Number(f) => f,
         Value::Integer(i) => return Ok(Some(i)),
-        _ => return Err(RtError::msg("'for' limit must be a number")),
+        v => return Err(for_error("limit", v)),
     };
     if f.is_nan() {
         return Ok(None);
@@ -1003,6 +1016,13 @@ fn for_limit<'gc>(limit: Value<'gc>, step: i64) -> Res<'gc, Option<i64>> {
     } else {
         l as i64
     }))
+}
+
+fn for_error<'gc>(what: &str, v: Value<'gc>) -> RtError<'gc> {
+    RtError::Message(format!(
+        "bad 'for' {what} (number expected, got {})",
+        v.type_name()
+    ))
 }
 
 fn arith_event(op: ArithOp) -> Event {

@@ -441,11 +441,15 @@ impl<'a, 'gc> Exec<'a, 'gc> {
                 Err(e) => return Err(RtError::Value(e)),
             },
             Cont::ToString => {
-                let v = self.th.stack.get(base).copied().unwrap_or(Value::Nil);
-                if !matches!(v, Value::String(_)) {
-                    return Err(RtError::msg("'__tostring' must return a string"));
-                }
-                self.th.stack.truncate(base + 1);
+                let v = match self.th.stack.get(base).copied().unwrap_or(Value::Nil) {
+                    s @ Value::String(_) => s,
+                    n @ (Value::Integer(_) | Value::Number(_)) => {
+                        Value::String(tostring_number(self.ctx, n))
+                    }
+                    _ => return Err(RtError::msg("'__tostring' must return a string")),
+                };
+                self.th.stack.truncate(base);
+                self.th.stack.push(v);
                 Action::Return
             }
             Cont::Step { step, state } => {
@@ -707,6 +711,10 @@ fn short_name(name: &'static str) -> &'static str {
 /// `chunk:line: ` of a Lua frame's current instruction.
 pub(crate) fn where_(f: &LuaFrame<'_>) -> String {
     let info = &f.closure.proto.info;
+    // The library's Lua parts stand in for C functions: no position.
+    if &*info.source == "[C]" {
+        return String::new();
+    }
     let line = info.lines.get(f.pc.saturating_sub(1)).copied().unwrap_or(0);
     format!("{}:{}: ", info.source, line)
 }
