@@ -24,6 +24,8 @@ pub const FUNCTIONS: &[(&str, NativeFn)] = &[
     ("os.difftime", difftime),
     ("os.tmpname", tmpname),
     ("os.setlocale", setlocale),
+    ("os.remove", remove),
+    ("os.rename", rename),
 ];
 
 fn now() -> i64 {
@@ -180,6 +182,50 @@ fn difftime<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
     let t1 = cx.check_int(0)?;
     let t2 = cx.check_int(1)?;
     cx.ret1(Value::Number(t1 as f64 - t2 as f64))
+}
+
+/// `true`, or `nil, "name: message", errno` as lua5.4's `luaL_fileresult`.
+fn file_result<'gc>(cx: &mut NCtx<'_, 'gc>, name: &str, r: std::io::Result<()>) -> R<'gc> {
+    match r {
+        Ok(()) => cx.ret1(Value::Boolean(true)),
+        Err(e) => {
+            let text = e.to_string();
+            let text = text.split(" (os error").next().unwrap_or(&text).to_owned();
+            let msg = cx.ctx.str(&format!("{name}: {text}"));
+            cx.clear();
+            cx.push(Value::Nil);
+            cx.push(msg);
+            cx.push(Value::Integer(e.raw_os_error().unwrap_or(0) as i64));
+            Ok(Action::Return)
+        }
+    }
+}
+
+fn files_allowed<'gc>(cx: &NCtx<'_, 'gc>) -> std::io::Result<()> {
+    if cx.ctx.state.allow_files.get() {
+        Ok(())
+    } else {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            "file access is disabled",
+        ))
+    }
+}
+
+fn remove<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
+    let name = cx.check_str(0)?.to_str_lossy().into_owned();
+    let r = files_allowed(cx).and_then(|()| {
+        // remove(3) deletes files and empty directories alike.
+        std::fs::remove_file(&name).or_else(|e| std::fs::remove_dir(&name).map_err(|_| e))
+    });
+    file_result(cx, &name, r)
+}
+
+fn rename<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
+    let from = cx.check_str(0)?.to_str_lossy().into_owned();
+    let to = cx.check_str(1)?.to_str_lossy().into_owned();
+    let r = files_allowed(cx).and_then(|()| std::fs::rename(&from, &to));
+    file_result(cx, &from, r)
 }
 
 fn tmpname<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {

@@ -173,10 +173,11 @@ fn pack<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
 }
 
 fn move_<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
-    let a1 = cx.check_table(0)?;
+    // Argument checks in lua5.4's order: the positions, then the tables.
     let f = cx.check_int(1)?;
     let e = cx.check_int(2)?;
     let t = cx.check_int(3)?;
+    let a1 = cx.check_table(0)?;
     let a2 = match cx.arg(4) {
         Value::Nil => a1,
         _ => cx.check_table(4)?,
@@ -187,6 +188,11 @@ fn move_<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
         }
         if t > i64::MAX - (e - f) {
             return Err(cx.arg_error(3, "destination wrap around"));
+        }
+        if a1.metatable().is_some() || a2.metatable().is_some() {
+            cx.stack.truncate(cx.base + 4);
+            cx.push(Value::Table(a2));
+            return slow_path(cx, "move_slow");
         }
         if t > e || t <= f || a1 != a2 {
             for i in 0..=(e - f) {
@@ -357,6 +363,18 @@ local function unpack_from(t, i, j)
 end
 function registry.unpack_slow(t, i, j)
   return unpack_from(t, i or 1, j or #t)
+end
+function registry.move_slow(a1, f, e, t, a2)
+  if t > e or t <= f or a1 ~= a2 then
+    for i = 0, e - f do
+      a2[t + i] = a1[f + i]
+    end
+  else
+    for i = e - f, 0, -1 do
+      a2[t + i] = a1[f + i]
+    end
+  end
+  return a2
 end
 function registry.sort_slow(t, less)
   quick(t, 1, #t, less or lt)

@@ -9,6 +9,11 @@ use crate::value::Value;
 
 /// Describes register `reg` of `frame` at its current instruction.
 pub fn register(frame: &LuaFrame<'_>, reg: u8) -> Option<String> {
+    // The library's Lua parts stand in for C functions, which lua5.4
+    // describes no variables of.
+    if &*frame.closure.proto.info.source == "[C]" {
+        return None;
+    }
     let pc = frame.pc.saturating_sub(1);
     describe_at(frame, pc, reg, 0)
 }
