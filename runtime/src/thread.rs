@@ -41,9 +41,9 @@ pub enum ThreadStatus {
 pub enum Ret {
     /// Copy to the function's slot, adjusted to `n` values (-1: all, and
     /// set the top).
-    Values(i16),
+    Values(i32),
     /// A metamethod's first result goes to this absolute stack slot.
-    Store(usize),
+    Store(u32),
     /// A comparison metamethod: if truthy(result) ~= k then skip the next
     /// opcode of the caller.
     Cond(bool),

@@ -262,6 +262,10 @@ impl<'gc> Hash for LuaStr<'gc> {
 #[collect(no_drop)]
 pub struct Proto<'gc> {
     pub id: u64,
+    /// Copied from `info`: the call path reads them on every call.
+    pub max_stack: u16,
+    pub num_params: u8,
+    pub is_vararg: bool,
     #[collect(require_static)]
     pub code: Box<[Op]>,
     pub constants: Box<[Value<'gc>]>,
@@ -289,6 +293,9 @@ impl<'gc> Proto<'gc> {
             ctx.mc,
             Proto {
                 id: ctx.next_id(),
+                max_stack: proto.max_stack,
+                num_params: proto.num_params,
+                is_vararg: proto.is_vararg,
                 code: proto.code.clone().into_boxed_slice(),
                 constants,
                 protos,

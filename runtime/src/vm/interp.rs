@@ -32,46 +32,59 @@ fn blame<'gc>(a: Value<'gc>, b: Value<'gc>, a_ok: bool) -> (Value<'gc>, bool) {
 
 impl<'a, 'gc> Exec<'a, 'gc> {
     pub(super) fn run_lua(&mut self, fuel: &mut i64) -> Res<'gc, Flow<'gc>> {
-        let (closure, base, mut pc) = match self.th.frames.last() {
-            Some(Frame::Lua(f)) => (f.closure, f.base, f.pc),
-            _ => unreachable!("run_lua is called with a Lua frame on top"),
-        };
-        let proto = Gc::as_ref(closure.proto);
-        let code: &'gc [Op] = &proto.code;
-        let constants: &'gc [Value<'gc>] = &proto.constants;
         let ctx = self.ctx;
+        // Calls and returns between Lua functions stay in this loop: after
+        // any step that leaves a Lua frame on top, reload it and go on.
+        'reload: loop {
+            let (closure, base, mut pc) = match self.th.frames.last() {
+                Some(Frame::Lua(f)) => (f.closure, f.base, f.pc),
+                _ => return Ok(Flow::Continue),
+            };
+            let proto = Gc::as_ref(closure.proto);
+            let code: &'gc [Op] = &proto.code;
+            let constants: &'gc [Value<'gc>] = &proto.constants;
 
-        macro_rules! save {
-            () => {
-                if let Some(Frame::Lua(f)) = self.th.frames.last_mut() {
-                    f.pc = pc;
-                }
-            };
-        }
-        macro_rules! r {
-            ($i:expr) => {
-                self.th.stack[base + $i as usize]
-            };
-        }
-        macro_rules! jump {
-            ($off:expr) => {
-                pc = (pc as isize + $off as isize) as usize
-            };
-        }
-        // Any arithmetic on numbers (strings coerce); else the metamethod
-        // or error path, which leaves the loop.
-        macro_rules! arith_general {
-            ($op:expr, $a:expr, $b:expr, $c:expr) => {
-                match arith($op, r!($b), r!($c)) {
-                    Some(Ok(v)) => r!($a) = v,
-                    _ => {
-                        save!();
-                        return self.arith_slow($op, $a, $b, $c);
+            // Goes on with whatever frame is on top after a slow path.
+            macro_rules! dispatch {
+                ($e:expr) => {
+                    match $e {
+                        Ok(Flow::Continue) => continue 'reload,
+                        other => return other,
                     }
-                }
-            };
-        }
-        macro_rules! arith_fast {
+                };
+            }
+
+            macro_rules! save {
+                () => {
+                    if let Some(Frame::Lua(f)) = self.th.frames.last_mut() {
+                        f.pc = pc;
+                    }
+                };
+            }
+            macro_rules! r {
+                ($i:expr) => {
+                    self.th.stack[base + $i as usize]
+                };
+            }
+            macro_rules! jump {
+                ($off:expr) => {
+                    pc = (pc as isize + $off as isize) as usize
+                };
+            }
+            // Any arithmetic on numbers (strings coerce); else the metamethod
+            // or error path, which leaves the loop.
+            macro_rules! arith_general {
+                ($op:expr, $a:expr, $b:expr, $c:expr) => {
+                    match arith($op, r!($b), r!($c)) {
+                        Some(Ok(v)) => r!($a) = v,
+                        _ => {
+                            save!();
+                            dispatch!(self.arith_slow($op, $a, $b, $c));
+                        }
+                    }
+                };
+            }
+            macro_rules! arith_fast {
             ($op:expr, $a:expr, $b:expr, $c:expr, $iop:ident, $fop:tt) => {
                 match (r!($b), r!($c)) {
                     (Value::Integer(x), Value::Integer(y)) => r!($a) = Value::Integer(x.$iop(y)),
@@ -80,7 +93,7 @@ impl<'a, 'gc> Exec<'a, 'gc> {
                 }
             };
         }
-        macro_rules! bit_fast {
+            macro_rules! bit_fast {
             ($op:expr, $a:expr, $b:expr, $c:expr, $bop:tt) => {
                 match (r!($b), r!($c)) {
                     (Value::Integer(x), Value::Integer(y)) => r!($a) = Value::Integer(x $bop y),
@@ -88,10 +101,10 @@ impl<'a, 'gc> Exec<'a, 'gc> {
                 }
             };
         }
-        // Comparison of R[a] with a small integer; `swap` puts the integer
-        // on the left for the metamethod and error paths (`x > 1` is
-        // `1 < x`).
-        macro_rules! int_cmp {
+            // Comparison of R[a] with a small integer; `swap` puts the integer
+            // on the left for the metamethod and error paths (`x > 1` is
+            // `1 < x`).
+            macro_rules! int_cmp {
             ($a:expr, $i:expr, $k:expr, $cmp:tt, $event:expr, $swap:expr) => {{
                 let x = r!($a);
                 let res = match x {
@@ -108,586 +121,593 @@ impl<'a, 'gc> Exec<'a, 'gc> {
                     None => {
                         save!();
                         let iv = Value::Integer($i as i64);
-                        return if $swap {
+                        dispatch!(if $swap {
                             self.order_slow($event, iv, x, $k)
                         } else {
                             self.order_slow($event, x, iv, $k)
-                        };
+                        });
                     }
                 }
             }};
         }
 
-        loop {
-            *fuel -= 1;
-            if *fuel <= 0 {
-                save!();
-                return Ok(Flow::Leave(Leave::Fuel));
-            }
-            let op = code[pc];
-            pc += 1;
-            match op {
-                Op::Move { a, b } => r!(a) = r!(b),
-                Op::LoadK { a, k } => r!(a) = constants[k as usize],
-                Op::LoadNil { a, n } => {
-                    for i in a..=a.saturating_add(n) {
-                        r!(i) = Value::Nil;
+            loop {
+                *fuel -= 1;
+                if *fuel <= 0 {
+                    save!();
+                    return Ok(Flow::Leave(Leave::Fuel));
+                }
+                let op = code[pc];
+                pc += 1;
+                match op {
+                    Op::Move { a, b } => r!(a) = r!(b),
+                    Op::LoadK { a, k } => r!(a) = constants[k as usize],
+                    Op::LoadNil { a, n } => {
+                        for i in a..=a.saturating_add(n) {
+                            r!(i) = Value::Nil;
+                        }
                     }
-                }
-                Op::LoadBool { a, value } => r!(a) = Value::Boolean(value),
-                Op::LoadInt { a, value } => r!(a) = Value::Integer(value as i64),
-                Op::GetUpval { a, u } => {
-                    let v = self.get_upvalue(closure.upvalues[u as usize]);
-                    r!(a) = v;
-                }
-                Op::SetUpval { a, u } => {
-                    let v = r!(a);
-                    self.set_upvalue(closure.upvalues[u as usize], v);
-                }
-                Op::GetTabUp { a, u, k } => {
-                    let t = self.get_upvalue(closure.upvalues[u as usize]);
-                    let key = constants[k as usize];
-                    match fast_get(t, key) {
-                        Some(v) => r!(a) = v,
-                        None => {
+                    Op::LoadBool { a, value } => r!(a) = Value::Boolean(value),
+                    Op::LoadInt { a, value } => r!(a) = Value::Integer(value as i64),
+                    Op::GetUpval { a, u } => {
+                        let v = self.get_upvalue(closure.upvalues[u as usize]);
+                        r!(a) = v;
+                    }
+                    Op::SetUpval { a, u } => {
+                        let v = r!(a);
+                        self.set_upvalue(closure.upvalues[u as usize], v);
+                    }
+                    Op::GetTabUp { a, u, k } => {
+                        let t = self.get_upvalue(closure.upvalues[u as usize]);
+                        let key = constants[k as usize];
+                        match fast_get(t, key) {
+                            Some(v) => r!(a) = v,
+                            None => {
+                                save!();
+                                let desc = upvalue_desc(closure, u);
+                                dispatch!(self.index(t, key, base + a as usize, desc));
+                            }
+                        }
+                    }
+                    Op::SetTabUp { u, k, v } => {
+                        let t = self.get_upvalue(closure.upvalues[u as usize]);
+                        let key = constants[k as usize];
+                        let val = r!(v);
+                        if !self.fast_set(t, key, val) {
                             save!();
                             let desc = upvalue_desc(closure, u);
-                            return self.index(t, key, base + a as usize, desc);
+                            dispatch!(self.new_index(t, key, val, desc));
                         }
                     }
-                }
-                Op::SetTabUp { u, k, v } => {
-                    let t = self.get_upvalue(closure.upvalues[u as usize]);
-                    let key = constants[k as usize];
-                    let val = r!(v);
-                    if !self.fast_set(t, key, val) {
-                        save!();
-                        let desc = upvalue_desc(closure, u);
-                        return self.new_index(t, key, val, desc);
-                    }
-                }
-                Op::GetTable { a, t, k } => {
-                    let (tv, key) = (r!(t), r!(k));
-                    match fast_get(tv, key) {
-                        Some(v) => r!(a) = v,
-                        None => {
-                            save!();
-                            let desc = self.reg_desc(t);
-                            return self.index(tv, key, base + a as usize, desc);
-                        }
-                    }
-                }
-                Op::GetField { a, t, k } => {
-                    let (tv, key) = (r!(t), constants[k as usize]);
-                    match fast_get(tv, key) {
-                        Some(v) => r!(a) = v,
-                        None => {
-                            save!();
-                            let desc = self.reg_desc(t);
-                            return self.index(tv, key, base + a as usize, desc);
-                        }
-                    }
-                }
-                Op::GetIndex { a, t, i } => {
-                    let tv = r!(t);
-                    let v = match tv {
-                        Value::Table(tab) => {
-                            let v = tab.get_int(i as i64);
-                            if v.is_nil() && tab.metatable().is_some() {
-                                None
-                            } else {
-                                Some(v)
+                    Op::GetTable { a, t, k } => {
+                        let (tv, key) = (r!(t), r!(k));
+                        match fast_get(tv, key) {
+                            Some(v) => r!(a) = v,
+                            None => {
+                                save!();
+                                let desc = self.reg_desc(t);
+                                dispatch!(self.index(tv, key, base + a as usize, desc));
                             }
                         }
-                        _ => None,
-                    };
-                    match v {
-                        Some(v) => r!(a) = v,
-                        None => {
-                            save!();
-                            let desc = self.reg_desc(t);
-                            return self.index(
-                                tv,
-                                Value::Integer(i as i64),
-                                base + a as usize,
-                                desc,
-                            );
-                        }
                     }
-                }
-                Op::SetTable { t, k, v } => {
-                    let (tv, key, val) = (r!(t), r!(k), r!(v));
-                    if !self.fast_set(tv, key, val) {
-                        save!();
-                        let desc = self.reg_desc(t);
-                        return self.new_index(tv, key, val, desc);
-                    }
-                }
-                Op::SetField { t, k, v } => {
-                    let (tv, key, val) = (r!(t), constants[k as usize], r!(v));
-                    if !self.fast_set(tv, key, val) {
-                        save!();
-                        let desc = self.reg_desc(t);
-                        return self.new_index(tv, key, val, desc);
-                    }
-                }
-                Op::SetIndex { t, i, v } => {
-                    let (tv, val) = (r!(t), r!(v));
-                    let key = Value::Integer(i as i64);
-                    if !self.fast_set(tv, key, val) {
-                        save!();
-                        let desc = self.reg_desc(t);
-                        return self.new_index(tv, key, val, desc);
-                    }
-                }
-                Op::NewTable { a, array, hash } => {
-                    r!(a) = Value::Table(Table::with_capacity(ctx, array as usize, hash as usize));
-                    if ctx.state.meter.over_limit() {
-                        save!();
-                        return Err(RtError::msg("not enough memory"));
-                    }
-                }
-                Op::SelfK { a, b, k } => {
-                    let obj = r!(b);
-                    let key = constants[k as usize];
-                    r!(a + 1) = obj;
-                    let fast = match obj {
-                        Value::String(_) => {
-                            let mt = *ctx.state.string_meta.borrow();
-                            match mt.map(|m| m.get(Value::String(ctx.event(Event::Index)))) {
-                                Some(Value::Table(t)) => Some(t.get(key)),
-                                _ => None,
+                    Op::GetField { a, t, k } => {
+                        let (tv, key) = (r!(t), constants[k as usize]);
+                        match fast_get(tv, key) {
+                            Some(v) => r!(a) = v,
+                            None => {
+                                save!();
+                                let desc = self.reg_desc(t);
+                                dispatch!(self.index(tv, key, base + a as usize, desc));
                             }
                         }
-                        _ => fast_get(obj, key),
-                    };
-                    match fast {
-                        Some(v) => r!(a) = v,
-                        None => {
+                    }
+                    Op::GetIndex { a, t, i } => {
+                        let tv = r!(t);
+                        let v = match tv {
+                            Value::Table(tab) => {
+                                let v = tab.get_int(i as i64);
+                                if v.is_nil() && tab.metatable().is_some() {
+                                    None
+                                } else {
+                                    Some(v)
+                                }
+                            }
+                            _ => None,
+                        };
+                        match v {
+                            Some(v) => r!(a) = v,
+                            None => {
+                                save!();
+                                let desc = self.reg_desc(t);
+                                dispatch!(self.index(
+                                    tv,
+                                    Value::Integer(i as i64),
+                                    base + a as usize,
+                                    desc,
+                                ));
+                            }
+                        }
+                    }
+                    Op::SetTable { t, k, v } => {
+                        let (tv, key, val) = (r!(t), r!(k), r!(v));
+                        if !self.fast_set(tv, key, val) {
                             save!();
-                            let desc = self.reg_desc(b);
-                            return self.index(obj, key, base + a as usize, desc);
+                            let desc = self.reg_desc(t);
+                            dispatch!(self.new_index(tv, key, val, desc));
                         }
                     }
-                }
-                Op::Add { a, b, c } => arith_fast!(ArithOp::Add, a, b, c, wrapping_add, +),
-                Op::Sub { a, b, c } => arith_fast!(ArithOp::Sub, a, b, c, wrapping_sub, -),
-                Op::Mul { a, b, c } => arith_fast!(ArithOp::Mul, a, b, c, wrapping_mul, *),
-                Op::Div { a, b, c } => {
-                    let (x, y) = (r!(b), r!(c));
-                    match (x, y) {
-                        (Value::Number(x), Value::Number(y)) => r!(a) = Value::Number(x / y),
-                        (Value::Integer(x), Value::Integer(y)) => {
-                            r!(a) = Value::Number(x as f64 / y as f64)
+                    Op::SetField { t, k, v } => {
+                        let (tv, key, val) = (r!(t), constants[k as usize], r!(v));
+                        if !self.fast_set(tv, key, val) {
+                            save!();
+                            let desc = self.reg_desc(t);
+                            dispatch!(self.new_index(tv, key, val, desc));
                         }
-                        _ => arith_general!(ArithOp::Div, a, b, c),
                     }
-                }
-                Op::IDiv { a, b, c } => arith_general!(ArithOp::IDiv, a, b, c),
-                Op::Mod { a, b, c } => {
-                    let (x, y) = (r!(b), r!(c));
-                    match (x, y) {
-                        (Value::Integer(x), Value::Integer(y)) if y != 0 => {
-                            r!(a) = Value::Integer(number::int_mod(x, y).unwrap_or(0))
+                    Op::SetIndex { t, i, v } => {
+                        let (tv, val) = (r!(t), r!(v));
+                        let key = Value::Integer(i as i64);
+                        if !self.fast_set(tv, key, val) {
+                            save!();
+                            let desc = self.reg_desc(t);
+                            dispatch!(self.new_index(tv, key, val, desc));
                         }
-                        (Value::Number(x), Value::Number(y)) => {
-                            r!(a) = Value::Number(number::float_mod(x, y))
-                        }
-                        _ => arith_general!(ArithOp::Mod, a, b, c),
                     }
-                }
-                Op::Pow { a, b, c } => arith_general!(ArithOp::Pow, a, b, c),
-                Op::BAnd { a, b, c } => bit_fast!(ArithOp::BAnd, a, b, c, &),
-                Op::BOr { a, b, c } => bit_fast!(ArithOp::BOr, a, b, c, |),
-                Op::BXor { a, b, c } => bit_fast!(ArithOp::BXor, a, b, c, ^),
-                Op::Shl { a, b, c } => arith_general!(ArithOp::Shl, a, b, c),
-                Op::Shr { a, b, c } => arith_general!(ArithOp::Shr, a, b, c),
-                Op::AddInt { a, b, i } => match r!(b) {
-                    Value::Integer(x) => r!(a) = Value::Integer(x.wrapping_add(i as i64)),
-                    Value::Number(x) => r!(a) = Value::Number(x + i as f64),
-                    x => {
-                        save!();
-                        let y = Value::Integer(i as i64);
-                        return self.arith_values(
-                            ArithOp::Add,
-                            x,
-                            y,
-                            base + a as usize,
-                            Some(b),
-                            None,
-                        );
-                    }
-                },
-                Op::Concat { a, b, c } => {
-                    let (x, y) = (r!(b), r!(c));
-                    let mut buf = Vec::new();
-                    if append_concat(x, &mut buf) && append_concat(y, &mut buf) {
-                        if !ctx.state.meter.allows(buf.len()) {
+                    Op::NewTable { a, array, hash } => {
+                        r!(a) =
+                            Value::Table(Table::with_capacity(ctx, array as usize, hash as usize));
+                        if ctx.state.meter.over_limit() {
                             save!();
                             return Err(RtError::msg("not enough memory"));
                         }
-                        r!(a) = Value::String(LuaStr::from_boxed(ctx, buf.into_boxed_slice()));
-                    } else {
-                        save!();
-                        let mm = match ctx.metamethod(x, Event::Concat) {
-                            Value::Nil => ctx.metamethod(y, Event::Concat),
-                            m => m,
+                    }
+                    Op::SelfK { a, b, k } => {
+                        let obj = r!(b);
+                        let key = constants[k as usize];
+                        r!(a + 1) = obj;
+                        let fast = match obj {
+                            Value::String(_) => {
+                                let mt = *ctx.state.string_meta.borrow();
+                                match mt.map(|m| m.get(Value::String(ctx.event(Event::Index)))) {
+                                    Some(Value::Table(t)) => Some(t.get(key)),
+                                    _ => None,
+                                }
+                            }
+                            _ => fast_get(obj, key),
                         };
-                        if mm.is_nil() {
-                            let x_ok = matches!(
+                        match fast {
+                            Some(v) => r!(a) = v,
+                            None => {
+                                save!();
+                                let desc = self.reg_desc(b);
+                                dispatch!(self.index(obj, key, base + a as usize, desc));
+                            }
+                        }
+                    }
+                    Op::Add { a, b, c } => arith_fast!(ArithOp::Add, a, b, c, wrapping_add, +),
+                    Op::Sub { a, b, c } => arith_fast!(ArithOp::Sub, a, b, c, wrapping_sub, -),
+                    Op::Mul { a, b, c } => arith_fast!(ArithOp::Mul, a, b, c, wrapping_mul, *),
+                    Op::Div { a, b, c } => {
+                        let (x, y) = (r!(b), r!(c));
+                        match (x, y) {
+                            (Value::Number(x), Value::Number(y)) => r!(a) = Value::Number(x / y),
+                            (Value::Integer(x), Value::Integer(y)) => {
+                                r!(a) = Value::Number(x as f64 / y as f64)
+                            }
+                            _ => arith_general!(ArithOp::Div, a, b, c),
+                        }
+                    }
+                    Op::IDiv { a, b, c } => arith_general!(ArithOp::IDiv, a, b, c),
+                    Op::Mod { a, b, c } => {
+                        let (x, y) = (r!(b), r!(c));
+                        match (x, y) {
+                            (Value::Integer(x), Value::Integer(y)) if y != 0 => {
+                                r!(a) = Value::Integer(number::int_mod(x, y).unwrap_or(0))
+                            }
+                            (Value::Number(x), Value::Number(y)) => {
+                                r!(a) = Value::Number(number::float_mod(x, y))
+                            }
+                            _ => arith_general!(ArithOp::Mod, a, b, c),
+                        }
+                    }
+                    Op::Pow { a, b, c } => arith_general!(ArithOp::Pow, a, b, c),
+                    Op::BAnd { a, b, c } => bit_fast!(ArithOp::BAnd, a, b, c, &),
+                    Op::BOr { a, b, c } => bit_fast!(ArithOp::BOr, a, b, c, |),
+                    Op::BXor { a, b, c } => bit_fast!(ArithOp::BXor, a, b, c, ^),
+                    Op::Shl { a, b, c } => arith_general!(ArithOp::Shl, a, b, c),
+                    Op::Shr { a, b, c } => arith_general!(ArithOp::Shr, a, b, c),
+                    Op::AddInt { a, b, i } => match r!(b) {
+                        Value::Integer(x) => r!(a) = Value::Integer(x.wrapping_add(i as i64)),
+                        Value::Number(x) => r!(a) = Value::Number(x + i as f64),
+                        x => {
+                            save!();
+                            let y = Value::Integer(i as i64);
+                            dispatch!(self.arith_values(
+                                ArithOp::Add,
                                 x,
-                                Value::String(_) | Value::Integer(_) | Value::Number(_)
-                            );
-                            let (bad, first) = blame(x, y, x_ok);
-                            let desc = self.reg_desc(if first { b } else { c });
-                            return Err(type_error("concatenate", bad, desc));
+                                y,
+                                base + a as usize,
+                                Some(b),
+                                None,
+                            ));
                         }
-                        return self.call_meta(mm, &[x, y], Ret::Store(base + a as usize));
-                    }
-                }
-                Op::Unm { a, b } => match r!(b) {
-                    Value::Integer(x) => r!(a) = Value::Integer(x.wrapping_neg()),
-                    Value::Number(x) => r!(a) = Value::Number(-x),
-                    x => {
-                        save!();
-                        return self.unary_slow(Event::Unm, x, a, b);
-                    }
-                },
-                Op::BNot { a, b } => {
-                    let x = r!(b);
-                    match x {
-                        Value::Integer(i) => r!(a) = Value::Integer(!i),
-                        _ => {
+                    },
+                    Op::Concat { a, b, c } => {
+                        let (x, y) = (r!(b), r!(c));
+                        let mut buf = Vec::new();
+                        if append_concat(x, &mut buf) && append_concat(y, &mut buf) {
+                            if !ctx.state.meter.allows(buf.len()) {
+                                save!();
+                                return Err(RtError::msg("not enough memory"));
+                            }
+                            r!(a) = Value::String(LuaStr::from_boxed(ctx, buf.into_boxed_slice()));
+                        } else {
                             save!();
-                            return self.unary_slow(Event::BNot, x, a, b);
+                            let mm = match ctx.metamethod(x, Event::Concat) {
+                                Value::Nil => ctx.metamethod(y, Event::Concat),
+                                m => m,
+                            };
+                            if mm.is_nil() {
+                                let x_ok = matches!(
+                                    x,
+                                    Value::String(_) | Value::Integer(_) | Value::Number(_)
+                                );
+                                let (bad, first) = blame(x, y, x_ok);
+                                let desc = self.reg_desc(if first { b } else { c });
+                                return Err(type_error("concatenate", bad, desc));
+                            }
+                            dispatch!(self.call_meta(
+                                mm,
+                                &[x, y],
+                                Ret::Store((base + a as usize) as u32)
+                            ));
                         }
                     }
-                }
-                Op::Not { a, b } => r!(a) = Value::Boolean(!r!(b).is_truthy()),
-                Op::Len { a, b } => {
-                    let x = r!(b);
-                    match x {
-                        Value::String(s) => r!(a) = Value::Integer(s.len() as i64),
-                        Value::Table(t) if t.metatable().is_none() => {
-                            r!(a) = Value::Integer(t.length())
-                        }
-                        _ => {
+                    Op::Unm { a, b } => match r!(b) {
+                        Value::Integer(x) => r!(a) = Value::Integer(x.wrapping_neg()),
+                        Value::Number(x) => r!(a) = Value::Number(-x),
+                        x => {
                             save!();
-                            return self.unary_slow(Event::Len, x, a, b);
+                            dispatch!(self.unary_slow(Event::Unm, x, a, b));
+                        }
+                    },
+                    Op::BNot { a, b } => {
+                        let x = r!(b);
+                        match x {
+                            Value::Integer(i) => r!(a) = Value::Integer(!i),
+                            _ => {
+                                save!();
+                                dispatch!(self.unary_slow(Event::BNot, x, a, b));
+                            }
                         }
                     }
-                }
-                Op::Jmp { offset } => jump!(offset.get()),
-                Op::Eq { a, b, k } => {
-                    let (x, y) = (r!(a), r!(b));
-                    if x.raw_eq(y) {
-                        if !k {
-                            pc += 1;
+                    Op::Not { a, b } => r!(a) = Value::Boolean(!r!(b).is_truthy()),
+                    Op::Len { a, b } => {
+                        let x = r!(b);
+                        match x {
+                            Value::String(s) => r!(a) = Value::Integer(s.len() as i64),
+                            Value::Table(t) if t.metatable().is_none() => {
+                                r!(a) = Value::Integer(t.length())
+                            }
+                            _ => {
+                                save!();
+                                dispatch!(self.unary_slow(Event::Len, x, a, b));
+                            }
                         }
-                    } else {
-                        let mm = self.eq_metamethod(x, y);
-                        if mm.is_nil() {
-                            if k {
+                    }
+                    Op::Jmp { offset } => jump!(offset.get()),
+                    Op::Eq { a, b, k } => {
+                        let (x, y) = (r!(a), r!(b));
+                        if x.raw_eq(y) {
+                            if !k {
                                 pc += 1;
                             }
                         } else {
-                            save!();
-                            return self.call_meta(mm, &[x, y], Ret::Cond(k));
-                        }
-                    }
-                }
-                Op::EqK { a, c, k } => {
-                    if r!(a).raw_eq(constants[c as usize]) != k {
-                        pc += 1;
-                    }
-                }
-                Op::Lt { a, b, k } => {
-                    let (x, y) = (r!(a), r!(b));
-                    let res = match (x, y) {
-                        (Value::Integer(x), Value::Integer(y)) => Some(x < y),
-                        (Value::Number(x), Value::Number(y)) => Some(x < y),
-                        _ => compare_lt(x, y),
-                    };
-                    match res {
-                        Some(r) => {
-                            if r != k {
-                                pc += 1;
+                            let mm = self.eq_metamethod(x, y);
+                            if mm.is_nil() {
+                                if k {
+                                    pc += 1;
+                                }
+                            } else {
+                                save!();
+                                dispatch!(self.call_meta(mm, &[x, y], Ret::Cond(k)));
                             }
                         }
-                        None => {
-                            save!();
-                            return self.order_slow(Event::Lt, x, y, k);
+                    }
+                    Op::EqK { a, c, k } => {
+                        if r!(a).raw_eq(constants[c as usize]) != k {
+                            pc += 1;
                         }
                     }
-                }
-                Op::Le { a, b, k } => {
-                    let (x, y) = (r!(a), r!(b));
-                    let res = match (x, y) {
-                        (Value::Integer(x), Value::Integer(y)) => Some(x <= y),
-                        (Value::Number(x), Value::Number(y)) => Some(x <= y),
-                        _ => compare_le(x, y),
-                    };
-                    match res {
-                        Some(r) => {
-                            if r != k {
-                                pc += 1;
+                    Op::Lt { a, b, k } => {
+                        let (x, y) = (r!(a), r!(b));
+                        let res = match (x, y) {
+                            (Value::Integer(x), Value::Integer(y)) => Some(x < y),
+                            (Value::Number(x), Value::Number(y)) => Some(x < y),
+                            _ => compare_lt(x, y),
+                        };
+                        match res {
+                            Some(r) => {
+                                if r != k {
+                                    pc += 1;
+                                }
+                            }
+                            None => {
+                                save!();
+                                dispatch!(self.order_slow(Event::Lt, x, y, k));
                             }
                         }
-                        None => {
-                            save!();
-                            return self.order_slow(Event::Le, x, y, k);
-                        }
                     }
-                }
-                Op::LtInt { a, i, k } => int_cmp!(a, i, k, <, Event::Lt, false),
-                Op::LeInt { a, i, k } => int_cmp!(a, i, k, <=, Event::Le, false),
-                Op::GtInt { a, i, k } => int_cmp!(a, i, k, >, Event::Lt, true),
-                Op::GeInt { a, i, k } => int_cmp!(a, i, k, >=, Event::Le, true),
-                Op::Test { a, k } => {
-                    if r!(a).is_truthy() != k {
-                        pc += 1;
-                    }
-                }
-                Op::Call { a, b, c } => {
-                    let f = base + a as usize;
-                    let nargs = if b == 0 {
-                        self.th.top - f - 1
-                    } else {
-                        b as usize - 1
-                    };
-                    save!();
-                    return self.call_value(f, nargs, Ret::Values(c as i16 - 1));
-                }
-                Op::TailCall { a, b } => {
-                    let f = base + a as usize;
-                    let nargs = if b == 0 {
-                        self.th.top - f - 1
-                    } else {
-                        b as usize - 1
-                    };
-                    save!();
-                    let mut callee = self.th.stack[f];
-                    let mut nargs = nargs;
-                    if !callee.is_function() {
-                        let mm = ctx.metamethod(callee, Event::Call);
-                        if mm.is_nil() {
-                            // Fail while this frame still names the callee.
-                            return Err(self.call_error(f, callee));
-                        }
-                        // `__call` goes first; the callable becomes argument 1.
-                        self.th.stack.truncate(f + 1 + nargs);
-                        self.th.stack.insert(f, mm);
-                        nargs += 1;
-                        callee = mm;
-                    }
-                    // Natives run above this frame (errors then name the
-                    // caller's line, as lua5.4); only Lua callees replace it.
-                    if !matches!(callee, Value::Closure(_))
-                        || self.th.tbc.last().is_some_and(|&s| s >= base)
-                    {
-                        // To-be-closed variables need a real return: make
-                        // it an ordinary call followed by the Return.
-                        return self.call_value(f, nargs, Ret::Values(-1));
-                    }
-                    let Some(Frame::Lua(frame)) = self.th.frames.pop() else {
-                        unreachable!("the running frame is a Lua frame")
-                    };
-                    self.close_upvalues(base);
-                    self.th.stack.copy_within(f..f + 1 + nargs, frame.func);
-                    return self.call_value(frame.func, nargs, frame.ret);
-                }
-                Op::Return { a, b } => {
-                    let src = base + a as usize;
-                    let n = if b == 0 {
-                        self.th.top - src
-                    } else {
-                        b as usize - 1
-                    };
-                    save!();
-                    if let Some(&slot) = self.th.tbc.last() {
-                        if slot >= base {
-                            // Close the innermost to-be-closed variable, then
-                            // run this Return again.
-                            pc -= 1;
-                            save!();
-                            if b == 0 {
-                                self.th.stack.truncate(src + n);
+                    Op::Le { a, b, k } => {
+                        let (x, y) = (r!(a), r!(b));
+                        let res = match (x, y) {
+                            (Value::Integer(x), Value::Integer(y)) => Some(x <= y),
+                            (Value::Number(x), Value::Number(y)) => Some(x <= y),
+                            _ => compare_le(x, y),
+                        };
+                        match res {
+                            Some(r) => {
+                                if r != k {
+                                    pc += 1;
+                                }
                             }
-                            return self.close_tbc(slot, Value::Nil);
+                            None => {
+                                save!();
+                                dispatch!(self.order_slow(Event::Le, x, y, k));
+                            }
                         }
                     }
-                    let Some(Frame::Lua(frame)) = self.th.frames.pop() else {
-                        unreachable!("the running frame is a Lua frame")
-                    };
-                    if !self.th.open_upvalues.is_empty() {
+                    Op::LtInt { a, i, k } => int_cmp!(a, i, k, <, Event::Lt, false),
+                    Op::LeInt { a, i, k } => int_cmp!(a, i, k, <=, Event::Le, false),
+                    Op::GtInt { a, i, k } => int_cmp!(a, i, k, >, Event::Lt, true),
+                    Op::GeInt { a, i, k } => int_cmp!(a, i, k, >=, Event::Le, true),
+                    Op::Test { a, k } => {
+                        if r!(a).is_truthy() != k {
+                            pc += 1;
+                        }
+                    }
+                    Op::Call { a, b, c } => {
+                        let f = base + a as usize;
+                        let nargs = if b == 0 {
+                            self.th.top - f - 1
+                        } else {
+                            b as usize - 1
+                        };
+                        save!();
+                        dispatch!(self.call_value(f, nargs, Ret::Values(c as i32 - 1)));
+                    }
+                    Op::TailCall { a, b } => {
+                        let f = base + a as usize;
+                        let nargs = if b == 0 {
+                            self.th.top - f - 1
+                        } else {
+                            b as usize - 1
+                        };
+                        save!();
+                        let mut callee = self.th.stack[f];
+                        let mut nargs = nargs;
+                        if !callee.is_function() {
+                            let mm = ctx.metamethod(callee, Event::Call);
+                            if mm.is_nil() {
+                                // Fail while this frame still names the callee.
+                                return Err(self.call_error(f, callee));
+                            }
+                            // `__call` goes first; the callable becomes argument 1.
+                            self.th.stack.truncate(f + 1 + nargs);
+                            self.th.stack.insert(f, mm);
+                            nargs += 1;
+                            callee = mm;
+                        }
+                        // Natives run above this frame (errors then name the
+                        // caller's line, as lua5.4); only Lua callees replace it.
+                        if !matches!(callee, Value::Closure(_))
+                            || self.th.tbc.last().is_some_and(|&s| s >= base)
+                        {
+                            // To-be-closed variables need a real return: make
+                            // it an ordinary call followed by the Return.
+                            dispatch!(self.call_value(f, nargs, Ret::Values(-1)));
+                        }
+                        let Some(Frame::Lua(frame)) = self.th.frames.pop() else {
+                            unreachable!("the running frame is a Lua frame")
+                        };
                         self.close_upvalues(base);
+                        self.th.stack.copy_within(f..f + 1 + nargs, frame.func);
+                        dispatch!(self.call_value(frame.func, nargs, frame.ret));
                     }
-                    return self.return_values(frame.func, frame.ret, src, n);
-                }
-                Op::ForPrep { a, skip } => {
-                    save!();
-                    if !self.for_prep(base + a as usize)? {
-                        pc += skip as usize;
-                    }
-                }
-                Op::ForLoop { a, back } => {
-                    let i = base + a as usize;
-                    match (r!(a), r!(a + 2)) {
-                        (Value::Integer(idx), Value::Integer(step)) => {
-                            // R[a+1] holds the remaining iteration count.
-                            let Value::Integer(count) = self.th.stack[i + 1] else {
-                                unreachable!("integer loops keep a count")
-                            };
-                            if count as u64 > 0 {
-                                let idx = idx.wrapping_add(step);
-                                self.th.stack[i + 1] = Value::Integer((count as u64 - 1) as i64);
-                                self.th.stack[i] = Value::Integer(idx);
-                                self.th.stack[i + 3] = Value::Integer(idx);
-                                pc -= back as usize;
+                    Op::Return { a, b } => {
+                        let src = base + a as usize;
+                        let n = if b == 0 {
+                            self.th.top - src
+                        } else {
+                            b as usize - 1
+                        };
+                        save!();
+                        if let Some(&slot) = self.th.tbc.last() {
+                            if slot >= base {
+                                // Close the innermost to-be-closed variable, then
+                                // run this Return again.
+                                pc -= 1;
+                                save!();
+                                if b == 0 {
+                                    self.th.stack.truncate(src + n);
+                                }
+                                dispatch!(self.close_tbc(slot, Value::Nil));
                             }
                         }
-                        (Value::Number(idx), Value::Number(step)) => {
-                            let Value::Number(limit) = self.th.stack[i + 1] else {
-                                unreachable!("float loops keep a float limit")
-                            };
-                            let idx = idx + step;
-                            let go = if step > 0.0 {
-                                idx <= limit
-                            } else {
-                                limit <= idx
-                            };
-                            if go {
-                                self.th.stack[i] = Value::Number(idx);
-                                self.th.stack[i + 3] = Value::Number(idx);
-                                pc -= back as usize;
+                        let Some(Frame::Lua(frame)) = self.th.frames.pop() else {
+                            unreachable!("the running frame is a Lua frame")
+                        };
+                        if !self.th.open_upvalues.is_empty() {
+                            self.close_upvalues(base);
+                        }
+                        dispatch!(self.return_values(frame.func, frame.ret, src, n));
+                    }
+                    Op::ForPrep { a, skip } => {
+                        save!();
+                        if !self.for_prep(base + a as usize)? {
+                            pc += skip as usize;
+                        }
+                    }
+                    Op::ForLoop { a, back } => {
+                        let i = base + a as usize;
+                        match (r!(a), r!(a + 2)) {
+                            (Value::Integer(idx), Value::Integer(step)) => {
+                                // R[a+1] holds the remaining iteration count.
+                                let Value::Integer(count) = self.th.stack[i + 1] else {
+                                    unreachable!("integer loops keep a count")
+                                };
+                                if count as u64 > 0 {
+                                    let idx = idx.wrapping_add(step);
+                                    self.th.stack[i + 1] =
+                                        Value::Integer((count as u64 - 1) as i64);
+                                    self.th.stack[i] = Value::Integer(idx);
+                                    self.th.stack[i + 3] = Value::Integer(idx);
+                                    pc -= back as usize;
+                                }
+                            }
+                            (Value::Number(idx), Value::Number(step)) => {
+                                let Value::Number(limit) = self.th.stack[i + 1] else {
+                                    unreachable!("float loops keep a float limit")
+                                };
+                                let idx = idx + step;
+                                let go = if step > 0.0 {
+                                    idx <= limit
+                                } else {
+                                    limit <= idx
+                                };
+                                if go {
+                                    self.th.stack[i] = Value::Number(idx);
+                                    self.th.stack[i + 3] = Value::Number(idx);
+                                    pc -= back as usize;
+                                }
+                            }
+                            _ => unreachable!("ForPrep leaves numbers"),
+                        }
+                    }
+                    Op::TForCall { a, c } => {
+                        let i = base + a as usize;
+                        self.th.stack.copy_within(i..i + 3, i + 4);
+                        save!();
+                        dispatch!(self.call_value(i + 4, 2, Ret::Values(c as i32)));
+                    }
+                    Op::TForLoop { a, back } => {
+                        let v = r!(a + 4);
+                        if !v.is_nil() {
+                            r!(a + 2) = v;
+                            pc -= back as usize;
+                        }
+                    }
+                    Op::SetList { a, n } => {
+                        let Op::ExtraArg { value } = code[pc] else {
+                            unreachable!("SetList is followed by ExtraArg")
+                        };
+                        pc += 1;
+                        let first = value.get() as i64;
+                        let start = base + a as usize + 1;
+                        let count = if n == 0 {
+                            self.th.top - start
+                        } else {
+                            n as usize
+                        };
+                        let Value::Table(t) = r!(a) else {
+                            unreachable!("SetList targets a new table")
+                        };
+                        t.reserve_array(ctx, count);
+                        for j in 0..count {
+                            let v = self.th.stack[start + j];
+                            t.set_int(ctx, first + j as i64, v);
+                        }
+                        if n == 0 {
+                            let need = base + proto.max_stack as usize;
+                            self.th
+                                .stack
+                                .resize(need.max(self.th.stack.len()), Value::Nil);
+                        }
+                    }
+                    Op::Closure { a, p } => {
+                        let child = proto.protos[p as usize];
+                        let upvalues = child
+                            .info
+                            .upvalues
+                            .iter()
+                            .map(|d| {
+                                if d.in_stack {
+                                    self.find_upvalue(base + d.index as usize)
+                                } else {
+                                    closure.upvalues[d.index as usize]
+                                }
+                            })
+                            .collect();
+                        let c = Gc::new(
+                            ctx.mc,
+                            Closure {
+                                id: ctx.next_id(),
+                                proto: child,
+                                upvalues,
+                            },
+                        );
+                        r!(a) = Value::Closure(c);
+                    }
+                    Op::VarArg { a, n } => {
+                        let (func, nvar) = match self.th.frames.last() {
+                            Some(Frame::Lua(f)) => (f.func, f.varargs),
+                            _ => unreachable!("the running frame is a Lua frame"),
+                        };
+                        let from = func + 1 + proto.num_params as usize;
+                        let dst = base + a as usize;
+                        if n == 0 {
+                            let need = dst + nvar;
+                            if self.th.stack.len() < need {
+                                self.th.stack.resize(need, Value::Nil);
+                            }
+                            self.th.stack.copy_within(from..from + nvar, dst);
+                            self.th.top = need;
+                        } else {
+                            let want = n as usize - 1;
+                            for j in 0..want {
+                                let v = if j < nvar {
+                                    self.th.stack[from + j]
+                                } else {
+                                    Value::Nil
+                                };
+                                self.th.stack[dst + j] = v;
                             }
                         }
-                        _ => unreachable!("ForPrep leaves numbers"),
                     }
-                }
-                Op::TForCall { a, c } => {
-                    let i = base + a as usize;
-                    self.th.stack.copy_within(i..i + 3, i + 4);
-                    save!();
-                    return self.call_value(i + 4, 2, Ret::Values(c as i16));
-                }
-                Op::TForLoop { a, back } => {
-                    let v = r!(a + 4);
-                    if !v.is_nil() {
-                        r!(a + 2) = v;
-                        pc -= back as usize;
-                    }
-                }
-                Op::SetList { a, n } => {
-                    let Op::ExtraArg { value } = code[pc] else {
-                        unreachable!("SetList is followed by ExtraArg")
-                    };
-                    pc += 1;
-                    let first = value.get() as i64;
-                    let start = base + a as usize + 1;
-                    let count = if n == 0 {
-                        self.th.top - start
-                    } else {
-                        n as usize
-                    };
-                    let Value::Table(t) = r!(a) else {
-                        unreachable!("SetList targets a new table")
-                    };
-                    t.reserve_array(ctx, count);
-                    for j in 0..count {
-                        let v = self.th.stack[start + j];
-                        t.set_int(ctx, first + j as i64, v);
-                    }
-                    if n == 0 {
-                        let need = base + proto.info.max_stack as usize;
-                        self.th
-                            .stack
-                            .resize(need.max(self.th.stack.len()), Value::Nil);
-                    }
-                }
-                Op::Closure { a, p } => {
-                    let child = proto.protos[p as usize];
-                    let upvalues = child
-                        .info
-                        .upvalues
-                        .iter()
-                        .map(|d| {
-                            if d.in_stack {
-                                self.find_upvalue(base + d.index as usize)
-                            } else {
-                                closure.upvalues[d.index as usize]
+                    Op::Close { a } => {
+                        let level = base + a as usize;
+                        if let Some(&slot) = self.th.tbc.last() {
+                            if slot >= level {
+                                pc -= 1;
+                                save!();
+                                dispatch!(self.close_tbc(slot, Value::Nil));
                             }
-                        })
-                        .collect();
-                    let c = Gc::new(
-                        ctx.mc,
-                        Closure {
-                            id: ctx.next_id(),
-                            proto: child,
-                            upvalues,
-                        },
-                    );
-                    r!(a) = Value::Closure(c);
-                }
-                Op::VarArg { a, n } => {
-                    let (func, nvar) = match self.th.frames.last() {
-                        Some(Frame::Lua(f)) => (f.func, f.varargs),
-                        _ => unreachable!("the running frame is a Lua frame"),
-                    };
-                    let from = func + 1 + proto.info.num_params as usize;
-                    let dst = base + a as usize;
-                    if n == 0 {
-                        let need = dst + nvar;
-                        if self.th.stack.len() < need {
-                            self.th.stack.resize(need, Value::Nil);
                         }
-                        self.th.stack.copy_within(from..from + nvar, dst);
-                        self.th.top = need;
-                    } else {
-                        let want = n as usize - 1;
-                        for j in 0..want {
-                            let v = if j < nvar {
-                                self.th.stack[from + j]
-                            } else {
-                                Value::Nil
-                            };
-                            self.th.stack[dst + j] = v;
+                        self.close_upvalues(level);
+                    }
+                    Op::Tbc { a } => {
+                        let v = r!(a);
+                        if v.is_truthy() {
+                            if ctx.metamethod(v, Event::Close).is_nil() {
+                                save!();
+                                let name = describe::register(
+                                    match self.th.frames.last() {
+                                        Some(Frame::Lua(f)) => f,
+                                        _ => unreachable!("the running frame is a Lua frame"),
+                                    },
+                                    a,
+                                )
+                                .and_then(|d| d.split('\'').nth(1).map(str::to_owned))
+                                .unwrap_or_else(|| "?".into());
+                                return Err(RtError::Message(format!(
+                                    "variable '{name}' got a non-closable value"
+                                )));
+                            }
+                            self.th.tbc.push(base + a as usize);
                         }
                     }
+                    Op::ExtraArg { .. } => unreachable!("ExtraArg is consumed by its opcode"),
                 }
-                Op::Close { a } => {
-                    let level = base + a as usize;
-                    if let Some(&slot) = self.th.tbc.last() {
-                        if slot >= level {
-                            pc -= 1;
-                            save!();
-                            return self.close_tbc(slot, Value::Nil);
-                        }
-                    }
-                    self.close_upvalues(level);
-                }
-                Op::Tbc { a } => {
-                    let v = r!(a);
-                    if v.is_truthy() {
-                        if ctx.metamethod(v, Event::Close).is_nil() {
-                            save!();
-                            let name = describe::register(
-                                match self.th.frames.last() {
-                                    Some(Frame::Lua(f)) => f,
-                                    _ => unreachable!("the running frame is a Lua frame"),
-                                },
-                                a,
-                            )
-                            .and_then(|d| d.split('\'').nth(1).map(str::to_owned))
-                            .unwrap_or_else(|| "?".into());
-                            return Err(RtError::Message(format!(
-                                "variable '{name}' got a non-closable value"
-                            )));
-                        }
-                        self.th.tbc.push(base + a as usize);
-                    }
-                }
-                Op::ExtraArg { .. } => unreachable!("ExtraArg is consumed by its opcode"),
             }
         }
     }
@@ -754,7 +774,7 @@ impl<'a, 'gc> Exec<'a, 'gc> {
                     return Ok(Flow::Continue);
                 }
                 Value::Closure(_) | Value::Native(_) => {
-                    return self.call_meta(mm, &[cur, key], Ret::Store(dst));
+                    return self.call_meta(mm, &[cur, key], Ret::Store(dst as u32));
                 }
                 next => cur = next,
             }
@@ -837,7 +857,7 @@ impl<'a, 'gc> Exec<'a, 'gc> {
                     m => m,
                 };
                 if !mm.is_nil() {
-                    return self.call_meta(mm, &[x, y], Ret::Store(dst));
+                    return self.call_meta(mm, &[x, y], Ret::Store(dst as u32));
                 }
                 if op.is_bitwise() {
                     let both_numbers = is_number(x) && is_number(y);
@@ -875,7 +895,7 @@ impl<'a, 'gc> Exec<'a, 'gc> {
         }
         let mm = self.ctx.metamethod(x, event);
         if !mm.is_nil() {
-            return self.call_meta(mm, &[x, x], Ret::Store(dst));
+            return self.call_meta(mm, &[x, x], Ret::Store(dst as u32));
         }
         if let (Event::Len, Value::Table(t)) = (event, x) {
             self.th.stack[dst] = Value::Integer(t.length());

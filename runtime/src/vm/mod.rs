@@ -309,25 +309,24 @@ impl<'a, 'gc> Exec<'a, 'gc> {
         ret: Ret,
     ) -> Res<'gc, Flow<'gc>> {
         let proto = Gc::as_ref(c.proto);
-        let info = &*proto.info;
         if self.th.frames.len() >= MAX_FRAMES
-            || self.th.stack.len() + info.max_stack as usize > MAX_STACK
+            || self.th.stack.len() + proto.max_stack as usize > MAX_STACK
         {
             return Err(RtError::msg("stack overflow"));
         }
-        let nparams = info.num_params as usize;
-        let (base, varargs) = if info.is_vararg {
+        let nparams = proto.num_params as usize;
+        let (base, varargs) = if proto.is_vararg {
             let base = f + 1 + nargs;
             self.th
                 .stack
-                .resize(base + info.max_stack as usize, Value::Nil);
+                .resize(base + proto.max_stack as usize, Value::Nil);
             for i in 0..nparams.min(nargs) {
                 self.th.stack[base + i] = self.th.stack[f + 1 + i];
             }
             (base, nargs.saturating_sub(nparams))
         } else {
             let base = f + 1;
-            let need = (base + info.max_stack as usize).max(base + nargs);
+            let need = (base + proto.max_stack as usize).max(base + nargs);
             self.th.stack.resize(need, Value::Nil);
             (base, 0)
         };
@@ -490,7 +489,7 @@ impl<'a, 'gc> Exec<'a, 'gc> {
                 match self.th.frames.last() {
                     None => Ok(Flow::Leave(Leave::Finished)),
                     Some(Frame::Lua(f)) => {
-                        let need = f.base + f.closure.proto.info.max_stack as usize;
+                        let need = f.base + f.closure.proto.max_stack as usize;
                         if self.th.stack.len() < need {
                             self.th.stack.resize(need, Value::Nil);
                         }
@@ -502,7 +501,7 @@ impl<'a, 'gc> Exec<'a, 'gc> {
             Ret::Store(slot) => {
                 let v = if n > 0 { stack[src] } else { Value::Nil };
                 stack.truncate(func);
-                stack[slot] = v;
+                stack[slot as usize] = v;
                 Ok(Flow::Continue)
             }
             Ret::Cond(k) => {
