@@ -70,6 +70,14 @@ pub enum Cont<'gc> {
     Xpcall { handler: Value<'gc> },
     /// The running xpcall message handler of the xpcall frame at `frame`.
     XpcallHandler { frame: usize },
+    /// An error unwinding to the catcher just below: after this `__close`
+    /// returns, close the next to-be-closed variable or deliver `error`.
+    Unwinding { error: Value<'gc> },
+    /// `coroutine.close` of a suspended coroutine: `true`, or `false, error`
+    /// when one of its `__close` metamethods fails.
+    CloseThread,
+    /// Runs the pending `__close`s of a coroutine being closed.
+    CloseAll,
     /// `coroutine.resume`: prepend `true`, or return `false, error`.
     Resume,
     /// `coroutine.wrap`: return the values, or raise the error.

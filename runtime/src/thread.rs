@@ -63,6 +63,9 @@ pub struct LuaFrame<'gc> {
     pub ret: Ret,
     /// Extra arguments of a vararg function live at `func + 1 + nparams`.
     pub varargs: usize,
+    /// Nesting of metamethod and native-continuation frames up to here:
+    /// what PUC-Rio counts as C calls (limit [`crate::vm::MAX_C_DEPTH`]).
+    pub cdepth: u32,
 }
 
 #[derive(Collect)]
@@ -77,6 +80,7 @@ pub struct NativeFrame<'gc> {
     pub ret: Ret,
     /// What to do with the results of the call it is waiting for.
     pub cont: Cont<'gc>,
+    pub cdepth: u32,
 }
 
 #[derive(Collect)]
@@ -84,6 +88,15 @@ pub struct NativeFrame<'gc> {
 pub enum Frame<'gc> {
     Lua(LuaFrame<'gc>),
     Native(NativeFrame<'gc>),
+}
+
+impl Frame<'_> {
+    pub fn cdepth(&self) -> u32 {
+        match self {
+            Frame::Lua(f) => f.cdepth,
+            Frame::Native(f) => f.cdepth,
+        }
+    }
 }
 
 #[derive(Collect)]
@@ -99,6 +112,8 @@ pub struct ThreadState<'gc> {
     pub tbc: Vec<usize>,
     /// End of the values produced by the last multi-result operation.
     pub top: usize,
+    /// The error a dead coroutine died with, until `coroutine.close` takes it.
+    pub error: Option<Value<'gc>>,
 }
 
 impl<'gc> Thread<'gc> {
@@ -124,6 +139,7 @@ impl<'gc> Thread<'gc> {
                 open_upvalues: Vec::new(),
                 tbc: Vec::new(),
                 top: 0,
+                error: None,
             }),
         ))
     }

@@ -336,6 +336,12 @@ impl Compiler {
     fn leave_block(&mut self, line: u32) -> Result<()> {
         let block = self.fs().blocks.pop().expect("block stack is balanced");
         let base_reg = self.reg_level(block.nactive);
+        if block.kind == BlockKind::Loop && block.needs_close {
+            // `break` must also run the loop's own close (the generic
+            // for's closing value): land on it.
+            let here = self.pc();
+            self.patch_breaks(block.first_pending, here)?;
+        }
         if block.needs_close && !self.fs().blocks.is_empty() {
             self.emit(Op::Close { a: base_reg }, line);
         }
@@ -377,6 +383,20 @@ impl Compiler {
         } else {
             fs.actives[n - 1].reg + 1
         }
+    }
+
+    /// Points the pending `break`s of a loop at `target`.
+    fn patch_breaks(&mut self, first_pending: usize, target: usize) -> Result<()> {
+        let mut i = first_pending;
+        while i < self.fs().pending.len() {
+            if self.fs().pending[i].name == "break" {
+                let g = self.fs().pending.remove(i);
+                self.patch_jump(g.jump_pc, target)?;
+            } else {
+                i += 1;
+            }
+        }
+        Ok(())
     }
 
     fn resolve_breaks(&mut self, first_pending: usize, nactive: usize) -> Result<()> {
@@ -740,9 +760,12 @@ impl Compiler {
         let base = self.free_reg() as u8;
         self.expr_list(exprs, base, 4, line)?;
         self.enter_block(BlockKind::Loop);
-        for i in 0..4 {
+        for i in 0..3 {
             self.add_local("(for state)", base + i, Attrib::None);
         }
+        // The fourth value is closed when the loop ends, however it ends.
+        self.add_local("(for state)", base + 3, Attrib::Close);
+        self.emit(Op::Tbc { a: base + 3 }, line);
         let to_call = self.emit_jump(line);
         let body_start = self.pc();
         let first_var = self.alloc_regs(vars.len(), line)?;

@@ -113,15 +113,20 @@ fn wrap_resume<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
 fn close<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
     let t = check_thread(cx, 0)?;
     match status_of(cx, t) {
-        "suspended" | "dead" => {
-            let mut th = t.0.borrow_mut(cx.ctx.mc);
-            th.status = ThreadStatus::Dead;
-            th.stack.clear();
-            th.frames.clear();
-            th.open_upvalues.clear();
-            th.tbc.clear();
-            drop(th);
-            cx.ret1(Value::Boolean(true))
+        "dead" => {
+            let error = t.0.borrow_mut(cx.ctx.mc).error.take();
+            match error {
+                Some(e) => cx.ret2(Value::Boolean(false), e),
+                None => cx.ret1(Value::Boolean(true)),
+            }
+        }
+        "suspended" => {
+            // The executor switches to it to run its pending `__close`s.
+            cx.clear();
+            Ok(Action::Resume {
+                thread: t,
+                cont: Cont::CloseThread,
+            })
         }
         s => Err(RtError::Message(format!("cannot close a {s} coroutine"))),
     }

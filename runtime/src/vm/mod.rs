@@ -27,6 +27,9 @@ pub use ops::{arith, compare_le, compare_lt, tostring_number};
 pub const MAX_FRAMES: usize = 200_000;
 /// Stack slots per thread before `stack overflow` (LUAI_MAXSTACK).
 pub const MAX_STACK: usize = 1_000_000;
+/// Nested metamethod calls and native continuations (pcall, sort, ...)
+/// before `C stack overflow`, as PUC-Rio's LUAI_MAXCCALLS.
+pub const MAX_C_DEPTH: u32 = 200;
 
 /// How a run of the executor ended.
 pub enum Outcome<'gc> {
@@ -91,8 +94,9 @@ pub fn execute<'gc>(ctx: Ctx<'gc>, fuel: &mut i64) -> Outcome<'gc> {
                 }
                 let values = {
                     let mut th = cur.0.borrow_mut(ctx.mc);
-                    th.status = ThreadStatus::Dead;
-                    std::mem::take(&mut th.stack)
+                    let values = std::mem::take(&mut th.stack);
+                    kill_thread(ctx, &mut th);
+                    values
                 };
                 pop_running(ctx);
                 delivery = Some(Ok(values));
@@ -133,8 +137,32 @@ pub fn execute<'gc>(ctx: Ctx<'gc>, fuel: &mut i64) -> Outcome<'gc> {
                     delivery = Some(Err(ctx.str(msg)));
                     continue;
                 }
+                let closing = matches!(
+                    cur.0.borrow().frames.last(),
+                    Some(Frame::Native(NativeFrame {
+                        cont: Cont::CloseThread,
+                        ..
+                    }))
+                );
                 cur.0.borrow_mut(ctx.mc).status = ThreadStatus::Normal;
-                co.0.borrow_mut(ctx.mc).status = ThreadStatus::Running;
+                {
+                    let mut th = co.0.borrow_mut(ctx.mc);
+                    th.status = ThreadStatus::Running;
+                    if closing {
+                        // `coroutine.close`: drop its frames and run the
+                        // pending `__close`s on its own stack.
+                        th.frames.clear();
+                        let at = th.stack.len();
+                        th.frames.push(Frame::Native(NativeFrame {
+                            name: "coroutine.close",
+                            func: at,
+                            base: at,
+                            ret: Ret::Values(0),
+                            cont: Cont::CloseAll,
+                            cdepth: 0,
+                        }));
+                    }
+                }
                 ctx.state.running.borrow_mut(ctx.mc).push(co);
                 delivery = Some(Ok(args));
             }
@@ -144,15 +172,32 @@ pub fn execute<'gc>(ctx: Ctx<'gc>, fuel: &mut i64) -> Outcome<'gc> {
                 }
                 {
                     let mut th = cur.0.borrow_mut(ctx.mc);
-                    th.status = ThreadStatus::Dead;
-                    th.stack.clear();
-                    th.frames.clear();
+                    kill_thread(ctx, &mut th);
+                    // `coroutine.close` reports how it died.
+                    th.error = Some(value);
                 }
                 pop_running(ctx);
                 delivery = Some(Err(value));
             }
         }
     }
+}
+
+/// Marks a finished or failed thread dead, first closing the upvalues
+/// that still point into its stack.
+fn kill_thread<'gc>(ctx: Ctx<'gc>, th: &mut ThreadState<'gc>) {
+    for u in th.open_upvalues.drain(..) {
+        let slot = match u.borrow().state {
+            UpvalueState::Open { slot, .. } => slot,
+            UpvalueState::Closed(_) => continue,
+        };
+        let v = th.stack.get(slot).copied().unwrap_or(Value::Nil);
+        u.borrow_mut(ctx.mc).state = UpvalueState::Closed(v);
+    }
+    th.status = ThreadStatus::Dead;
+    th.stack.clear();
+    th.frames.clear();
+    th.tbc.clear();
 }
 
 fn pop_running(ctx: Ctx<'_>) {
@@ -330,7 +375,12 @@ impl<'a, 'gc> Exec<'a, 'gc> {
             self.th.stack.resize(need, Value::Nil);
             (base, 0)
         };
+        let cdepth = match ret {
+            Ret::Values(_) => self.th.frames.last().map_or(0, Frame::cdepth),
+            _ => self.nested_depth()?,
+        };
         self.th.frames.push(Frame::Lua(LuaFrame {
+            cdepth,
             closure: c,
             base,
             pc: 0,
@@ -339,6 +389,15 @@ impl<'a, 'gc> Exec<'a, 'gc> {
             varargs,
         }));
         Ok(Flow::Continue)
+    }
+
+    /// The depth of a frame nested one C level deeper than the top.
+    fn nested_depth(&self) -> Res<'gc, u32> {
+        let d = self.th.frames.last().map_or(0, Frame::cdepth) + 1;
+        if d > MAX_C_DEPTH {
+            return Err(RtError::msg("C stack overflow"));
+        }
+        Ok(d)
     }
 
     /// Calls a metamethod `f(args)` above the current frame's registers.
@@ -358,7 +417,9 @@ impl<'a, 'gc> Exec<'a, 'gc> {
             Action::Call { at, cont } => {
                 let f = call.base + at;
                 let nargs = self.th.stack.len() - f - 1;
+                let cdepth = self.nested_depth()?;
                 self.th.frames.push(Frame::Native(NativeFrame {
+                    cdepth,
                     name: call.name,
                     func: call.func,
                     base: call.base,
@@ -371,7 +432,9 @@ impl<'a, 'gc> Exec<'a, 'gc> {
                 if self.cur == self.ctx.state.main_thread {
                     return Err(RtError::msg("attempt to yield from outside a coroutine"));
                 }
+                let cdepth = self.nested_depth()?;
                 self.th.frames.push(Frame::Native(NativeFrame {
+                    cdepth,
                     name: call.name,
                     func: call.func,
                     base: call.base,
@@ -381,7 +444,9 @@ impl<'a, 'gc> Exec<'a, 'gc> {
                 Ok(Flow::Leave(Leave::Yield))
             }
             Action::Resume { thread, cont } => {
+                let cdepth = self.nested_depth()?;
                 self.th.frames.push(Frame::Native(NativeFrame {
+                    cdepth,
                     name: call.name,
                     func: call.func,
                     base: call.base,
@@ -424,13 +489,44 @@ impl<'a, 'gc> Exec<'a, 'gc> {
                     Ok(()) => self.th.stack.get(base).copied().unwrap_or(Value::Nil),
                     Err(_) => self.ctx.str("error in error handling"),
                 };
-                self.unwind_to(catcher + 1);
-                let catcher_base = match self.th.frames.last() {
-                    Some(Frame::Native(f)) => f.base,
-                    _ => unreachable!("xpcall's frame is below its handler"),
-                };
-                self.th.stack.truncate(catcher_base);
-                return self.resume_native(Err(v));
+                return self.finish_unwind(catcher, v);
+            }
+            Cont::CloseThread => {
+                match status {
+                    Ok(()) => {
+                        self.th.stack.truncate(base);
+                        self.th.stack.push(Value::Boolean(true));
+                    }
+                    Err(e) => {
+                        self.th.stack.truncate(base);
+                        self.th.stack.push(Value::Boolean(false));
+                        self.th.stack.push(e);
+                    }
+                }
+                Action::Return
+            }
+            Cont::CloseAll => {
+                // Inside a coroutine being closed: the next `__close`, or done.
+                self.th.stack.truncate(base);
+                if let Some(slot) = self.th.tbc.pop() {
+                    let v = self.th.stack.get(slot).copied().unwrap_or(Value::Nil);
+                    let mm = self.ctx.metamethod(v, Event::Close);
+                    self.th.frames.push(Frame::Native(frame_again(
+                        frame.name,
+                        base,
+                        Cont::CloseAll,
+                    )));
+                    self.th.stack.push(mm);
+                    self.th.stack.push(v);
+                    self.th.stack.push(Value::Nil);
+                    return self.call_value(base, 2, Ret::Values(0));
+                }
+                Action::Return
+            }
+            Cont::Unwinding { error } => {
+                // One `__close` ran; close the next variable, or deliver.
+                let catcher = self.th.frames.len() - 1;
+                return self.finish_unwind(catcher, error);
             }
             Cont::Wrap => match status {
                 Ok(()) => Action::Return,
@@ -553,6 +649,7 @@ impl<'a, 'gc> Exec<'a, 'gc> {
         let Some(idx) = catcher else {
             let tb = traceback(&self.th.frames);
             self.unwind_to(0);
+            self.th.tbc.clear();
             return Err((value, tb));
         };
         let handler = match &self.th.frames[idx] {
@@ -566,7 +663,9 @@ impl<'a, 'gc> Exec<'a, 'gc> {
             Some(h) => {
                 // The handler runs where the error happened, before unwinding.
                 let at = self.th.stack.len();
+                let cdepth = self.th.frames.last().map_or(0, Frame::cdepth) + 1;
                 self.th.frames.push(Frame::Native(NativeFrame {
+                    cdepth,
                     name: "xpcall",
                     func: at,
                     base: at,
@@ -577,15 +676,7 @@ impl<'a, 'gc> Exec<'a, 'gc> {
                 self.th.stack.push(value);
                 self.call_value(at, 1, Ret::Values(1))
             }
-            None => {
-                self.unwind_to(idx + 1);
-                let base = match &self.th.frames[idx] {
-                    Frame::Native(f) => f.base,
-                    Frame::Lua(_) => unreachable!("catchers are native frames"),
-                };
-                self.th.stack.truncate(base);
-                self.resume_native(Err(value))
-            }
+            None => self.finish_unwind(idx, value),
         };
         match flow {
             Ok(f) => Ok(f),
@@ -616,6 +707,8 @@ impl<'a, 'gc> Exec<'a, 'gc> {
     }
 
     /// Pops frames until `n` remain, closing the upvalues they leave.
+    /// Pops frames until `n` remain, closing the upvalues they leave.
+    /// To-be-closed variables stay listed: `finish_unwind` closes them.
     fn unwind_to(&mut self, n: usize) {
         let level = match self.th.frames.get(n) {
             Some(Frame::Lua(f)) => f.func,
@@ -624,8 +717,42 @@ impl<'a, 'gc> Exec<'a, 'gc> {
         };
         self.th.frames.truncate(n);
         self.close_upvalues(level);
-        while self.th.tbc.last().is_some_and(|&s| s >= level) {
-            self.th.tbc.pop();
+    }
+
+    /// Completes an error's unwinding down to the catching native frame at
+    /// `catcher`: calls `__close(value, error)` of each to-be-closed
+    /// variable above it, innermost first (each as a frame that returns
+    /// into `Cont::Unwinding`), then delivers the error to the catcher.
+    fn finish_unwind(&mut self, catcher: usize, error: Value<'gc>) -> Res<'gc, Flow<'gc>> {
+        self.unwind_to(catcher + 1);
+        let level = match &self.th.frames[catcher] {
+            Frame::Native(f) => f.base,
+            Frame::Lua(_) => unreachable!("catchers are native frames"),
+        };
+        match self.th.tbc.last().copied() {
+            Some(slot) if slot >= level => {
+                self.th.tbc.pop();
+                let v = self.th.stack[slot];
+                let mm = self.ctx.metamethod(v, Event::Close);
+                let at = self.th.stack.len();
+                let cdepth = self.th.frames[catcher].cdepth();
+                self.th.frames.push(Frame::Native(NativeFrame {
+                    name: "close",
+                    func: at,
+                    base: at,
+                    ret: Ret::Discard,
+                    cont: Cont::Unwinding { error },
+                    cdepth,
+                }));
+                self.th.stack.push(mm);
+                self.th.stack.push(v);
+                self.th.stack.push(error);
+                self.call_value(at, 2, Ret::Values(0))
+            }
+            _ => {
+                self.th.stack.truncate(level);
+                self.resume_native(Err(error))
+            }
         }
     }
 
@@ -700,6 +827,18 @@ impl<'a, 'gc> Exec<'a, 'gc> {
             Some((thread, slot)) => thread.0.borrow_mut(self.ctx.mc).stack[slot] = v,
             None => u.borrow_mut(self.ctx.mc).state = UpvalueState::Closed(v),
         }
+    }
+}
+
+/// A native frame waiting again at `base` (for loops over calls).
+fn frame_again<'gc>(name: &'static str, base: usize, cont: Cont<'gc>) -> NativeFrame<'gc> {
+    NativeFrame {
+        name,
+        func: base,
+        base,
+        ret: Ret::Values(0),
+        cont,
+        cdepth: 1,
     }
 }
 
