@@ -101,6 +101,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     eprintln!("understudy: {message}\n{traceback}");
                     Ok(ExitCode::FAILURE)
                 }
+                Err(Error::Exit { code }) => Ok(ExitCode::from(code as u8)),
                 Err(e) => {
                     eprintln!("understudy: {e}");
                     Ok(ExitCode::FAILURE)

@@ -50,6 +50,9 @@ pub enum Action<'gc> {
     /// Yield `stack[base..]` to the resumer; the values passed to the next
     /// resume become this native's results.
     Yield,
+    /// `os.exit(code)`: stop the whole program; the embedder gets
+    /// `Error::Exit` (the host process is never terminated by a script).
+    Exit(i32),
     /// Resume `thread` with `stack[base..]`; its yield or return values (or
     /// error) go to `cont`.
     Resume {

@@ -41,6 +41,9 @@ pub enum Error {
     Runtime { message: String, traceback: String },
     #[error("instruction budget exhausted")]
     FuelExhausted,
+    /// The script called `os.exit(code)`.
+    #[error("the script exited with status {code}")]
+    Exit { code: i32 },
 }
 
 type Root = Rootable![State<'_>];
@@ -133,6 +136,7 @@ impl Runtime {
                 match vm::execute(ctx, &mut fuel) {
                     Outcome::Pending => None,
                     Outcome::Done => Some(Ok(())),
+                    Outcome::Exit(code) => Some(Err(Error::Exit { code })),
                     Outcome::Error(v, traceback) => Some(Err(Error::Runtime {
                         message: crate::stdlib::base::error_to_string(ctx, v),
                         traceback,

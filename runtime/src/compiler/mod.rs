@@ -20,6 +20,8 @@ pub use proto::{Constant, FunctionProto, LocalInfo, UpvalueDesc};
 
 /// Registers available to one function, as in PUC-Rio Lua.
 const MAX_REGISTERS: usize = 250;
+/// Active local variables per function, as in PUC-Rio Lua.
+const MAX_LOCALS: usize = 200;
 /// Positional fields stored per `SetList`.
 const FIELDS_PER_FLUSH: usize = 50;
 /// Nesting limit of functions and blocks, so that deep input cannot
@@ -625,6 +627,26 @@ impl Compiler {
     }
 
     fn local_stat(&mut self, names: &[(String, Attrib)], exprs: &[Expr], line: u32) -> Result<()> {
+        // PUC-Rio's limit of 200 active locals per function, reported at
+        // the token after the name that exceeds it.
+        let room = MAX_LOCALS.saturating_sub(self.fs().actives.len());
+        if names.len() > room {
+            let near = if room + 1 < names.len() {
+                " near ','"
+            } else if !exprs.is_empty() {
+                " near '='"
+            } else {
+                ""
+            };
+            let place = match self.fs().proto.line_defined {
+                0 => "main function".to_owned(),
+                l => format!("function at line {l}"),
+            };
+            return Err(self.error(
+                line,
+                format!("too many local variables (limit is {MAX_LOCALS}) in {place}{near}"),
+            ));
+        }
         let base = self.free_reg() as u8;
         self.expr_list(exprs, base, names.len() as i32, line)?;
         for (i, (name, attrib)) in names.iter().enumerate() {

@@ -7,6 +7,7 @@ pub mod debug;
 pub mod io;
 pub mod math;
 pub mod os;
+pub mod package;
 pub mod string;
 pub mod table;
 pub mod utf8;
@@ -18,7 +19,11 @@ use crate::table::Table;
 use crate::value::{Native, Value};
 
 /// The parts of the library written in Lua, run at startup.
-pub const PRELUDES: &[(&str, &str)] = &[("[C]", base::PRELUDE), ("[C]", table::PRELUDE)];
+pub const PRELUDES: &[(&str, &str)] = &[
+    ("[C]", base::PRELUDE),
+    ("[C]", table::PRELUDE),
+    ("[C]", package::PRELUDE),
+];
 
 /// Every library's natives, by stable name.
 pub fn all() -> impl Iterator<Item = &'static (&'static str, NativeFn)> {

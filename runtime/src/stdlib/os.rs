@@ -25,6 +25,7 @@ pub const FUNCTIONS: &[(&str, NativeFn)] = &[
     ("os.tmpname", tmpname),
     ("os.setlocale", setlocale),
     ("os.remove", remove),
+    ("os.exit", exit),
     ("os.rename", rename),
 ];
 
@@ -210,6 +211,17 @@ fn files_allowed<'gc>(cx: &NCtx<'_, 'gc>) -> std::io::Result<()> {
             "file access is disabled",
         ))
     }
+}
+
+/// `os.exit([code [, close]])`: ends the program (not the host process:
+/// the embedder receives `Error::Exit`). `true` is 0, `false` is 1.
+fn exit<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
+    let code = match cx.arg(0) {
+        Value::Nil | Value::Boolean(true) => 0,
+        Value::Boolean(false) => 1,
+        _ => cx.check_int(0)? as i32,
+    };
+    Ok(Action::Exit(code))
 }
 
 fn remove<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {

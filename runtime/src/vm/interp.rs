@@ -878,20 +878,13 @@ impl<'a, 'gc> Exec<'a, 'gc> {
     fn unary_slow(&mut self, event: Event, x: Value<'gc>, a: u8, b: u8) -> Res<'gc, Flow<'gc>> {
         let base = self.frame_base();
         let dst = base + a as usize;
-        match event {
-            Event::BNot => {
-                if is_number(x) {
-                    if let Some(i) = x.to_integer() {
-                        self.th.stack[dst] = Value::Integer(!i);
-                        return Ok(Flow::Continue);
-                    }
-                    let mm = self.ctx.metamethod(x, event);
-                    if mm.is_nil() {
-                        return Err(RtError::msg("number has no integer representation"));
-                    }
-                }
+        if event == Event::BNot && is_number(x) {
+            if let Some(i) = x.to_integer() {
+                self.th.stack[dst] = Value::Integer(!i);
+                return Ok(Flow::Continue);
             }
-            _ => {}
+            // A float without an integer value (numbers have no metatable).
+            return Err(RtError::msg("number has no integer representation"));
         }
         let mm = self.ctx.metamethod(x, event);
         if !mm.is_nil() {

@@ -20,6 +20,7 @@ use crate::thread::{
 };
 use crate::value::{Closure, Value};
 
+pub use describe::register as describe_register;
 pub use ops::{arith, compare_le, compare_lt, tostring_number};
 
 /// Lua frames per thread before `stack overflow` (PUC-Rio allows about
@@ -39,11 +40,14 @@ pub enum Outcome<'gc> {
     Done,
     /// An uncaught error, with a traceback of where it was raised.
     Error(Value<'gc>, String),
+    /// The script called `os.exit(code)`.
+    Exit(i32),
 }
 
 /// What made the interpreter leave a thread.
 enum Leave<'gc> {
     Fuel,
+    Exit(i32),
     Finished,
     Yield,
     Resume(Thread<'gc>),
@@ -88,6 +92,7 @@ pub fn execute<'gc>(ctx: Ctx<'gc>, fuel: &mut i64) -> Outcome<'gc> {
         };
         match result {
             Ok(Leave::Fuel) => return Outcome::Pending,
+            Ok(Leave::Exit(code)) => return Outcome::Exit(code),
             Ok(Leave::Finished) => {
                 if cur == ctx.state.main_thread {
                     return Outcome::Done;
@@ -428,6 +433,7 @@ impl<'a, 'gc> Exec<'a, 'gc> {
                 }));
                 self.call_value(f, nargs, Ret::Values(-1))
             }
+            Action::Exit(code) => Ok(Flow::Leave(Leave::Exit(code))),
             Action::Yield => {
                 if self.cur == self.ctx.state.main_thread {
                     return Err(RtError::msg("attempt to yield from outside a coroutine"));
