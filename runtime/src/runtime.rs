@@ -50,7 +50,22 @@ type Root = Rootable![State<'_>];
 
 /// Instructions run between two garbage-collection steps.
 const SLICE: i64 = 4096;
+/// Instructions granted after `instruction budget exhausted` is raised, for
+/// error handlers to finish.
+const FUEL_GRACE: i64 = 10_000;
 
+/// A Lua 5.4 runtime: one heap, its threads and its standard library.
+///
+/// ```
+/// use understudy_runtime::{Config, Runtime};
+///
+/// let mut rt = Runtime::new(Config::default());
+/// let out = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+/// rt.set_output(Box::new(understudy_runtime::runtime::SharedBuffer(out.clone())));
+/// rt.exec(b"local t = {} for i = 1, 3 do t[i] = i * i end print(table.concat(t, ','))", "example", &[])
+///     .unwrap();
+/// assert_eq!(String::from_utf8_lossy(&out.borrow()), "1,4,9\n");
+/// ```
 pub struct Runtime {
     arena: Arena<Root>,
     config: Config,
@@ -123,17 +138,31 @@ impl Runtime {
         });
     }
 
+    /// Drives the executor in slices until the main thread finishes.
+    ///
+    /// Limits become Lua errors raised where the script stands: past the
+    /// memory limit (after a full collection confirms it) `not enough
+    /// memory`; when the instruction budget runs out, `instruction budget
+    /// exhausted`, with a small grace budget for handlers, after which the
+    /// run ends with [`Error::FuelExhausted`] whatever the script does.
     fn run(&mut self) -> Result<(), Error> {
         let mut budget = self.config.fuel.map(|f| f as i64);
+        let mut in_grace = false;
+        let mut raise: Option<&str> = None;
         let result = loop {
-            let slice = budget.map_or(SLICE, |b| b.min(SLICE));
-            if slice <= 0 {
-                break Err(Error::FuelExhausted);
+            if budget.is_some_and(|b| b <= 0) {
+                if in_grace {
+                    break Err(Error::FuelExhausted);
+                }
+                in_grace = true;
+                budget = Some(FUEL_GRACE);
+                raise = Some("instruction budget exhausted");
             }
+            let slice = budget.map_or(SLICE, |b| b.min(SLICE));
             let mut fuel = slice;
             let outcome = self.arena.mutate(|mc, state| {
                 let ctx = Ctx { mc, state };
-                match vm::execute(ctx, &mut fuel) {
+                match vm::execute(ctx, &mut fuel, raise.take()) {
                     Outcome::Pending => None,
                     Outcome::Done => Some(Ok(())),
                     Outcome::Exit(code) => Some(Err(Error::Exit { code })),
@@ -149,10 +178,42 @@ impl Runtime {
             if let Some(r) = outcome {
                 break r;
             }
-            self.arena.collect_debt();
+            let requested = self
+                .arena
+                .mutate(|_, state| state.collect_requested.replace(false));
+            if requested {
+                self.full_collect();
+            } else {
+                self.arena.collect_debt();
+            }
+            if self.arena.mutate(|_, state| state.meter.over_limit()) {
+                // Only live data counts: collect fully before deciding.
+                self.full_collect();
+                if self.arena.mutate(|_, state| state.meter.over_limit()) {
+                    raise = Some("not enough memory");
+                }
+            }
         };
         self.flush();
         result
+    }
+
+    /// Sends what the script prints (`print`, `io.write`) to `out` instead
+    /// of standard output.
+    pub fn set_output(&mut self, out: Box<dyn Write>) {
+        self.arena.mutate(|_, state| {
+            let mut cur = state.stdout.borrow_mut();
+            let _ = cur.flush();
+            *cur = out;
+        });
+    }
+
+    /// A complete collection. Finishing the cycle in progress is not
+    /// enough: objects allocated during it survive it, so a second, whole
+    /// cycle follows.
+    fn full_collect(&mut self) {
+        self.arena.finish_cycle();
+        self.arena.finish_cycle();
     }
 
     /// Flushes buffered standard output.
@@ -168,6 +229,21 @@ impl Runtime {
     }
 }
 
+/// A `Write` into a shared byte buffer, for capturing a script's output.
+#[derive(Clone, Default)]
+pub struct SharedBuffer(pub std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
+
+impl Write for SharedBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.borrow_mut().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Parses and compiles a chunk; the error is lua-style text.
 pub fn compile_chunk(
     source: &[u8],
@@ -175,8 +251,10 @@ pub fn compile_chunk(
 ) -> Result<Rc<compiler::FunctionProto>, String> {
     let source = skip_shebang(source);
     let chunk = syntax::parse(source, chunkname).map_err(|e| e.to_string())?;
-    let proto = compiler::compile(&chunk, chunkname).map_err(|e| e.message)?;
-    Ok(Rc::new(proto))
+    let proto = compiler::compile(&chunk, chunkname).map_err(|e| e.message);
+    // Long operator chains make deep trees; free them without recursion.
+    syntax::parser::dismantle(chunk);
+    Ok(Rc::new(proto?))
 }
 
 /// A first line starting with `#` is ignored, as lua5.4 does.

@@ -191,6 +191,10 @@ pub struct State<'gc> {
     pub stdout: RefCell<Box<dyn Write>>,
     #[collect(require_static)]
     pub allow_files: Cell<bool>,
+    /// Set by `collectgarbage("collect")`: the runtime runs a full cycle
+    /// after the current slice, which ends early.
+    #[collect(require_static)]
+    pub collect_requested: Cell<bool>,
     /// Host side of io file objects.
     #[collect(require_static)]
     pub files: RefCell<crate::stdlib::io::HostFiles>,
@@ -269,6 +273,7 @@ impl<'gc> State<'gc> {
             stdout: RefCell::new(Box::new(BufWriter::new(std::io::stdout()))),
             allow_files: Cell::new(true),
             files: RefCell::new(Default::default()),
+            collect_requested: Cell::new(false),
         }
     }
 }

@@ -489,9 +489,12 @@ fn collectgarbage<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
             let kb = cx.ctx.state.meter.used() as f64 / 1024.0;
             cx.ret1(Value::Number(kb))
         }
-        // Collection runs between execution slices; asking for it is a
-        // hint the pacing already follows.
+        // Collection runs between execution slices: "collect" ends this
+        // slice and asks the runtime for a full cycle before the next.
         "collect" | "step" | "incremental" | "generational" => {
+            if opt == "collect" {
+                cx.ctx.state.collect_requested.set(true);
+            }
             let r = match opt.as_str() {
                 "step" => Value::Boolean(false),
                 "incremental" | "generational" => cx.ctx.str("incremental"),

@@ -63,8 +63,12 @@ type Res<'gc, T> = Result<T, RtError<'gc>>;
 
 /// Runs the current thread chain until the main thread finishes, an error
 /// escapes it, or `fuel` runs out.
-pub fn execute<'gc>(ctx: Ctx<'gc>, fuel: &mut i64) -> Outcome<'gc> {
+///
+/// `raise` is an error to raise first in the running thread, at its current
+/// instruction (the runtime's limits: memory, instruction budget).
+pub fn execute<'gc>(ctx: Ctx<'gc>, fuel: &mut i64, raise: Option<&str>) -> Outcome<'gc> {
     let mut delivery: Option<Result<Vec<Value<'gc>>, Value<'gc>>> = None;
+    let mut raise = raise.map(RtError::msg);
     {
         // A call prepared by `start_call` begins with its arguments
         // delivered, like a coroutine's first resume.
@@ -88,7 +92,7 @@ pub fn execute<'gc>(ctx: Ctx<'gc>, fuel: &mut i64) -> Outcome<'gc> {
                 cur,
                 th: &mut th,
             };
-            ex.run(delivery.take(), fuel)
+            ex.run(delivery.take(), raise.take(), fuel)
         };
         match result {
             Ok(Leave::Fuel) => return Outcome::Pending,
@@ -247,11 +251,13 @@ impl<'a, 'gc> Exec<'a, 'gc> {
     fn run(
         &mut self,
         delivery: Option<Result<Vec<Value<'gc>>, Value<'gc>>>,
+        raise: Option<RtError<'gc>>,
         fuel: &mut i64,
     ) -> Result<Leave<'gc>, (Value<'gc>, String)> {
-        let mut step = match delivery {
-            None => Ok(Flow::Continue),
-            Some(d) => self.deliver(d),
+        let mut step = match (delivery, raise) {
+            (Some(d), _) => self.deliver(d),
+            (None, Some(e)) => Err(e),
+            (None, None) => Ok(Flow::Continue),
         };
         loop {
             match step {
@@ -337,7 +343,13 @@ impl<'a, 'gc> Exec<'a, 'gc> {
                         base,
                         ret,
                     };
-                    return self.apply(action, call);
+                    let flow = self.apply(action, call)?;
+                    if matches!(flow, Flow::Continue) && self.ctx.state.collect_requested.get() {
+                        // `collectgarbage()`: end the slice so the runtime
+                        // can collect; execution resumes right here.
+                        return Ok(Flow::Leave(Leave::Fuel));
+                    }
+                    return Ok(flow);
                 }
                 v => {
                     let mm = self.ctx.metamethod(v, Event::Call);
