@@ -107,7 +107,9 @@ pub struct ThreadState<'gc> {
     pub stack: Vec<Value<'gc>>,
     pub frames: Vec<Frame<'gc>>,
     /// Open upvalues, sorted by stack slot.
-    pub open_upvalues: Vec<UpvalueRef<'gc>>,
+    /// (slot, upvalue): the slot is kept beside the cell so that returns
+    /// can check "anything to close?" without touching the cells.
+    pub open_upvalues: Vec<(usize, UpvalueRef<'gc>)>,
     /// Slots of to-be-closed variables, ascending.
     pub tbc: Vec<usize>,
     /// End of the values produced by the last multi-result operation.

@@ -195,11 +195,7 @@ pub fn execute<'gc>(ctx: Ctx<'gc>, fuel: &mut i64, raise: Option<&str>) -> Outco
 /// Marks a finished or failed thread dead, first closing the upvalues
 /// that still point into its stack.
 fn kill_thread<'gc>(ctx: Ctx<'gc>, th: &mut ThreadState<'gc>) {
-    for u in th.open_upvalues.drain(..) {
-        let slot = match u.borrow().state {
-            UpvalueState::Open { slot, .. } => slot,
-            UpvalueState::Closed(_) => continue,
-        };
+    for (slot, u) in th.open_upvalues.drain(..) {
         let v = th.stack.get(slot).copied().unwrap_or(Value::Nil);
         u.borrow_mut(ctx.mc).state = UpvalueState::Closed(v);
     }
@@ -312,10 +308,11 @@ impl<'a, 'gc> Exec<'a, 'gc> {
     fn call_value(&mut self, f: usize, nargs: usize, ret: Ret) -> Res<'gc, Flow<'gc>> {
         let mut nargs = nargs;
         loop {
-            self.th.stack.truncate(f + 1 + nargs);
             match self.th.stack[f] {
                 Value::Closure(c) => return self.push_lua_frame(c, f, nargs, ret),
                 Value::Native(n) => {
+                    // A native's arguments are exactly `stack[base..]`.
+                    self.th.stack.truncate(f + 1 + nargs);
                     let base = f + 1;
                     // Messages name a native as the caller did; called from
                     // another native, by its qualified name.
@@ -356,6 +353,7 @@ impl<'a, 'gc> Exec<'a, 'gc> {
                     if mm.is_nil() {
                         return Err(self.call_error(f, v));
                     }
+                    self.th.stack.truncate(f + 1 + nargs);
                     self.th.stack.insert(f, mm);
                     nargs += 1;
                 }
@@ -379,6 +377,7 @@ impl<'a, 'gc> Exec<'a, 'gc> {
         let nparams = proto.num_params as usize;
         let (base, varargs) = if proto.is_vararg {
             let base = f + 1 + nargs;
+            self.th.stack.truncate(base);
             self.th
                 .stack
                 .resize(base + proto.max_stack as usize, Value::Nil);
@@ -387,9 +386,17 @@ impl<'a, 'gc> Exec<'a, 'gc> {
             }
             (base, nargs.saturating_sub(nparams))
         } else {
+            // Registers past the arguments may hold the caller's dead
+            // temporaries: the compiler writes every register before
+            // reading it, so only missing parameters need clearing.
             let base = f + 1;
             let need = (base + proto.max_stack as usize).max(base + nargs);
-            self.th.stack.resize(need, Value::Nil);
+            if self.th.stack.len() < need {
+                self.th.stack.resize(need, Value::Nil);
+            }
+            for slot in &mut self.th.stack[base + nargs.min(nparams)..base + nparams] {
+                *slot = Value::Nil;
+            }
             (base, 0)
         };
         let cdepth = match ret {
@@ -594,22 +601,33 @@ impl<'a, 'gc> Exec<'a, 'gc> {
         match ret {
             Ret::Values(want) => {
                 if src != func {
-                    stack.copy_within(src..src + n, func);
+                    // Usually one or two values: a loop beats memmove.
+                    for i in 0..n {
+                        stack[func + i] = stack[src + i];
+                    }
                 }
                 let count = if want < 0 { n } else { want as usize };
+                self.th.top = func + count;
+                if let Some(Frame::Lua(f)) = self.th.frames.last() {
+                    // Back in a Lua frame: its register window, plus any
+                    // multiple results, is all that needs to stay.
+                    let len = (f.base + f.closure.proto.max_stack as usize).max(func + count);
+                    let stack = &mut self.th.stack;
+                    if stack.len() < len {
+                        stack.resize(len, Value::Nil);
+                    }
+                    for slot in &mut stack[func + n.min(count)..func + count] {
+                        *slot = Value::Nil;
+                    }
+                    stack.truncate(len);
+                    return Ok(Flow::Continue);
+                }
+                let stack = &mut self.th.stack;
                 stack.truncate(func + n.min(count));
                 stack.resize(func + count, Value::Nil);
-                self.th.top = func + count;
                 match self.th.frames.last() {
                     None => Ok(Flow::Leave(Leave::Finished)),
-                    Some(Frame::Lua(f)) => {
-                        let need = f.base + f.closure.proto.max_stack as usize;
-                        if self.th.stack.len() < need {
-                            self.th.stack.resize(need, Value::Nil);
-                        }
-                        Ok(Flow::Continue)
-                    }
-                    Some(Frame::Native(_)) => self.resume_native(Ok(())),
+                    _ => self.resume_native(Ok(())),
                 }
             }
             Ret::Store(slot) => {
@@ -788,11 +806,12 @@ impl<'a, 'gc> Exec<'a, 'gc> {
         let open = &self.th.open_upvalues;
         let mut i = open.len();
         while i > 0 {
-            let u = open[i - 1];
-            match u.borrow().state {
-                UpvalueState::Open { slot: s, .. } if s == slot => return u,
-                UpvalueState::Open { slot: s, .. } if s < slot => break,
-                _ => {}
+            let (s, u) = open[i - 1];
+            if s == slot {
+                return u;
+            }
+            if s < slot {
+                break;
             }
             i -= 1;
         }
@@ -803,16 +822,12 @@ impl<'a, 'gc> Exec<'a, 'gc> {
                 slot,
             },
         );
-        self.th.open_upvalues.insert(i, u);
+        self.th.open_upvalues.insert(i, (slot, u));
         u
     }
 
     fn close_upvalues(&mut self, level: usize) {
-        while let Some(&u) = self.th.open_upvalues.last() {
-            let slot = match u.borrow().state {
-                UpvalueState::Open { slot, .. } => slot,
-                UpvalueState::Closed(_) => unreachable!("the open list holds open upvalues"),
-            };
+        while let Some(&(slot, u)) = self.th.open_upvalues.last() {
             if slot < level {
                 break;
             }
