@@ -10,3 +10,8 @@
 
 pub use understudy_runtime as runtime;
 pub use understudy_runtime::{Config, Error, Runtime};
+
+/// The README's Rust examples run as doc tests, so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
