@@ -11,6 +11,7 @@ pub mod native;
 pub mod runtime;
 pub mod state;
 pub mod stdlib;
+pub mod strings;
 pub mod syntax;
 pub mod table;
 pub mod thread;

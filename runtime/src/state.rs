@@ -6,6 +6,7 @@ use std::rc::Rc;
 
 use gc_arena::{lock::RefLock, Collect, Gc, Mutation};
 
+use crate::strings::{Interner, InternerRef};
 use crate::table::Table;
 use crate::thread::Thread;
 use crate::value::{LuaStr, Value};
@@ -181,6 +182,8 @@ pub struct State<'gc> {
     /// The metatable shared by all strings.
     pub string_meta: Gc<'gc, RefLock<Option<Table<'gc>>>>,
     pub event_names: Box<[LuaStr<'gc>]>,
+    /// The short-string interner.
+    pub strings: InternerRef<'gc>,
     #[collect(require_static)]
     pub next_id: Cell<u64>,
     #[collect(require_static)]
@@ -254,9 +257,10 @@ impl<'gc> State<'gc> {
         // Ids are needed before the state exists; bootstrap with a counter
         // that the state then continues.
         let next_id = Cell::new(1);
+        let strings: InternerRef<'gc> = Gc::new(mc, RefLock::new(Interner::default()));
         let names: Vec<LuaStr<'gc>> = Event::ALL
             .iter()
-            .map(|e| LuaStr::bootstrap(mc, &next_id, &meter, e.name().as_bytes()))
+            .map(|e| LuaStr::intern(mc, strings, &next_id, &meter, e.name().as_bytes()))
             .collect();
         let globals = Table::bootstrap(mc, &next_id, &meter);
         let registry = Table::bootstrap(mc, &next_id, &meter);
@@ -268,6 +272,7 @@ impl<'gc> State<'gc> {
             running: Gc::new(mc, RefLock::new(vec![main_thread])),
             string_meta: Gc::new(mc, RefLock::new(None)),
             event_names: names.into_boxed_slice(),
+            strings,
             next_id,
             meter,
             stdout: RefCell::new(Box::new(BufWriter::new(std::io::stdout()))),

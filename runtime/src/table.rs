@@ -114,9 +114,22 @@ fn key_eq<'gc>(a: Value<'gc>, b: Value<'gc>) -> bool {
 impl<'gc> TableData<'gc> {
     fn find(&self, key: Value<'gc>) -> Option<usize> {
         let entries = &self.entries;
-        self.index
-            .find(hash_key(key), |&i| key_eq(entries[i as usize].0, key))
-            .map(|&i| i as usize)
+        // Specialised comparisons for the common key types keep the probe
+        // loop tight (short strings are interned: a pointer comparison).
+        let found = match key {
+            Value::String(s) => self.index.find(
+                s.hash_code(),
+                |&i| matches!(entries[i as usize].0, Value::String(k) if k == s),
+            ),
+            Value::Integer(n) => self.index.find(
+                hash_key(key),
+                |&i| matches!(entries[i as usize].0, Value::Integer(m) if m == n),
+            ),
+            _ => self
+                .index
+                .find(hash_key(key), |&i| key_eq(entries[i as usize].0, key)),
+        };
+        found.map(|&i| i as usize)
     }
 
     fn get(&self, key: Value<'gc>) -> Value<'gc> {
@@ -331,6 +344,19 @@ impl<'gc> Table<'gc> {
 
     pub fn get(self, key: Value<'gc>) -> Value<'gc> {
         self.0.borrow().get(key)
+    }
+
+    /// `t[key]` when that needs no metamethod: None when the raw value is
+    /// nil and the table has a metatable (so `__index` may apply).
+    #[inline]
+    pub fn get_plain(self, key: Value<'gc>) -> Option<Value<'gc>> {
+        let t = self.0.borrow();
+        let v = t.get(key);
+        if v.is_nil() && t.metatable.is_some() {
+            None
+        } else {
+            Some(v)
+        }
     }
 
     pub fn get_int(self, i: i64) -> Value<'gc> {

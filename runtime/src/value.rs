@@ -11,6 +11,7 @@ use crate::compiler::opcode::Op;
 use crate::compiler::proto::FunctionProto;
 use crate::native::NativeFn;
 use crate::state::{Charge, Ctx, MemoryMeter};
+use crate::strings::{hash_bytes, InternerRef, SHORT_MAX};
 use crate::table::Table;
 use crate::thread::{Thread, UpvalueRef};
 
@@ -172,34 +173,83 @@ pub struct StrData {
 #[collect(no_drop)]
 pub struct LuaStr<'gc>(pub(crate) Gc<'gc, StrData>);
 
+impl StrData {
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
 impl<'gc> LuaStr<'gc> {
     pub fn new(ctx: Ctx<'gc>, bytes: &[u8]) -> LuaStr<'gc> {
+        if bytes.len() <= SHORT_MAX {
+            return Self::intern(
+                ctx.mc,
+                ctx.state.strings,
+                &ctx.state.next_id,
+                &ctx.state.meter,
+                bytes,
+            );
+        }
         Self::from_boxed(ctx, bytes.into())
     }
 
     pub fn from_boxed(ctx: Ctx<'gc>, bytes: Box<[u8]>) -> LuaStr<'gc> {
-        Self::alloc(ctx.mc, ctx.next_id(), ctx.charge(bytes.len() + 32), bytes)
+        if bytes.len() <= SHORT_MAX {
+            return Self::intern(
+                ctx.mc,
+                ctx.state.strings,
+                &ctx.state.next_id,
+                &ctx.state.meter,
+                &bytes,
+            );
+        }
+        Self::alloc(
+            ctx.mc,
+            ctx.next_id(),
+            ctx.charge(bytes.len() + 32),
+            0,
+            bytes,
+        )
     }
 
-    /// For the strings made before the state exists.
-    pub(crate) fn bootstrap(
+    /// The one short string with these bytes: found, or made and recorded.
+    pub(crate) fn intern(
         mc: &Mutation<'gc>,
+        strings: InternerRef<'gc>,
         ids: &Cell<u64>,
         meter: &Rc<MemoryMeter>,
         bytes: &[u8],
     ) -> LuaStr<'gc> {
+        let hash = hash_bytes(bytes);
+        if let Some(s) = strings.borrow().find(mc, hash, bytes) {
+            return LuaStr(s);
+        }
         let id = ids.get();
         ids.set(id + 1);
-        Self::alloc(mc, id, Charge::new(meter, bytes.len() + 32), bytes.into())
+        let s = Self::alloc(
+            mc,
+            id,
+            Charge::new(meter, bytes.len() + 32),
+            hash,
+            bytes.into(),
+        );
+        strings.borrow_mut(mc).insert(hash, s.0);
+        s
     }
 
-    fn alloc(mc: &Mutation<'gc>, id: u64, charge: Charge, bytes: Box<[u8]>) -> LuaStr<'gc> {
+    fn alloc(
+        mc: &Mutation<'gc>,
+        id: u64,
+        charge: Charge,
+        hash: u64,
+        bytes: Box<[u8]>,
+    ) -> LuaStr<'gc> {
         LuaStr(Gc::new(
             mc,
             StrData {
                 id,
                 _charge: charge,
-                hash: Cell::new(0),
+                hash: Cell::new(hash),
                 bytes,
             },
         ))
@@ -227,12 +277,7 @@ impl<'gc> LuaStr<'gc> {
         if h != 0 {
             return h;
         }
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        for &b in self.0.bytes.iter() {
-            h ^= b as u64;
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-        let h = h.max(1);
+        let h = hash_bytes(&self.0.bytes);
         self.0.hash.set(h);
         h
     }
@@ -244,7 +289,11 @@ impl<'gc> LuaStr<'gc> {
 
 impl<'gc> PartialEq for LuaStr<'gc> {
     fn eq(&self, other: &Self) -> bool {
-        Gc::ptr_eq(self.0, other.0) || self.as_bytes() == other.as_bytes()
+        // Short strings are interned: equal content is the same object.
+        Gc::ptr_eq(self.0, other.0)
+            || (self.len() > SHORT_MAX
+                && self.len() == other.len()
+                && self.as_bytes() == other.as_bytes())
     }
 }
 

@@ -926,14 +926,7 @@ fn type_error<'gc>(op: &str, v: Value<'gc>, desc: Option<String>) -> RtError<'gc
 #[inline]
 fn fast_get<'gc>(v: Value<'gc>, k: Value<'gc>) -> Option<Value<'gc>> {
     match v {
-        Value::Table(t) => {
-            let r = t.get(k);
-            if r.is_nil() && t.metatable().is_some() {
-                None
-            } else {
-                Some(r)
-            }
-        }
+        Value::Table(t) => t.get_plain(k),
         _ => None,
     }
 }
