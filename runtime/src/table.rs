@@ -378,6 +378,23 @@ impl<'gc> Table<'gc> {
         r
     }
 
+    /// Stores into an existing array slot without any metamethod concern:
+    /// false when `i` is outside the array part, or when the slot is empty
+    /// and the table has a metatable (`__newindex` may apply).
+    #[inline]
+    pub fn set_array_slot(self, ctx: Ctx<'gc>, i: i64, value: Value<'gc>) -> bool {
+        let mut t = self.0.borrow_mut(ctx.mc);
+        if i < 1 || i as u64 > t.array.len() as u64 {
+            return false;
+        }
+        let slot = i as usize - 1;
+        if t.metatable.is_some() && t.array[slot].is_nil() {
+            return false;
+        }
+        t.array[slot] = value;
+        true
+    }
+
     pub fn set_int(self, ctx: Ctx<'gc>, i: i64, value: Value<'gc>) {
         // Integer keys are never nil or NaN.
         let _ = self.set(ctx, Value::Integer(i), value);

@@ -32,6 +32,16 @@ fn blame<'gc>(a: Value<'gc>, b: Value<'gc>, a_ok: bool) -> (Value<'gc>, bool) {
 
 impl<'a, 'gc> Exec<'a, 'gc> {
     pub(super) fn run_lua(&mut self, fuel: &mut i64) -> Res<'gc, Flow<'gc>> {
+        // The budget lives in a local while the loop runs (a register once
+        // the loop is inlined here) and is written back on every exit.
+        let mut left = *fuel;
+        let r = self.run_lua_loop(&mut left);
+        *fuel = left;
+        r
+    }
+
+    #[inline(always)]
+    fn run_lua_loop(&mut self, fuel: &mut i64) -> Res<'gc, Flow<'gc>> {
         let ctx = self.ctx;
         // Calls and returns between Lua functions stay in this loop: after
         // any step that leaves a Lua frame on top, reload it and go on.
@@ -43,6 +53,10 @@ impl<'a, 'gc> Exec<'a, 'gc> {
             let proto = Gc::as_ref(closure.proto);
             let code: &'gc [Op] = &proto.code;
             let constants: &'gc [Value<'gc>] = &proto.constants;
+
+            if *fuel <= 0 {
+                return Ok(Flow::Leave(Leave::Fuel));
+            }
 
             // Goes on with whatever frame is on top after a slow path.
             macro_rules! dispatch {
@@ -132,11 +146,10 @@ impl<'a, 'gc> Exec<'a, 'gc> {
         }
 
             loop {
+                // Every instruction is counted; the budget is checked where
+                // execution can repeat (function entry, backward jumps), so
+                // a slice overshoots by at most one straight-line run.
                 *fuel -= 1;
-                if *fuel <= 0 {
-                    save!();
-                    return Ok(Flow::Leave(Leave::Fuel));
-                }
                 let op = code[pc];
                 pc += 1;
                 match op {
@@ -395,7 +408,14 @@ impl<'a, 'gc> Exec<'a, 'gc> {
                             }
                         }
                     }
-                    Op::Jmp { offset } => jump!(offset.get()),
+                    Op::Jmp { offset } => {
+                        let off = offset.get();
+                        jump!(off);
+                        if off < 0 && *fuel <= 0 {
+                            save!();
+                            return Ok(Flow::Leave(Leave::Fuel));
+                        }
+                    }
                     Op::Eq { a, b, k } => {
                         let (x, y) = (r!(a), r!(b));
                         if x.raw_eq(y) {
@@ -563,6 +583,10 @@ impl<'a, 'gc> Exec<'a, 'gc> {
                                     self.th.stack[i] = Value::Integer(idx);
                                     self.th.stack[i + 3] = Value::Integer(idx);
                                     pc -= back as usize;
+                                    if *fuel <= 0 {
+                                        save!();
+                                        return Ok(Flow::Leave(Leave::Fuel));
+                                    }
                                 }
                             }
                             (Value::Number(idx), Value::Number(step)) => {
@@ -579,6 +603,10 @@ impl<'a, 'gc> Exec<'a, 'gc> {
                                     self.th.stack[i] = Value::Number(idx);
                                     self.th.stack[i + 3] = Value::Number(idx);
                                     pc -= back as usize;
+                                    if *fuel <= 0 {
+                                        save!();
+                                        return Ok(Flow::Leave(Leave::Fuel));
+                                    }
                                 }
                             }
                             _ => unreachable!("ForPrep leaves numbers"),
@@ -595,6 +623,10 @@ impl<'a, 'gc> Exec<'a, 'gc> {
                         if !v.is_nil() {
                             r!(a + 2) = v;
                             pc -= back as usize;
+                            if *fuel <= 0 {
+                                save!();
+                                return Ok(Flow::Leave(Leave::Fuel));
+                            }
                         }
                     }
                     Op::SetList { a, n } => {
@@ -731,6 +763,11 @@ impl<'a, 'gc> Exec<'a, 'gc> {
     #[inline]
     fn fast_set(&mut self, t: Value<'gc>, key: Value<'gc>, val: Value<'gc>) -> bool {
         let Value::Table(tab) = t else { return false };
+        if let Value::Integer(i) = key {
+            if tab.set_array_slot(self.ctx, i, val) {
+                return true;
+            }
+        }
         if tab.metatable().is_some() && tab.get(key).is_nil() {
             return false;
         }
