@@ -95,7 +95,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             rt.set_global_array("arg", &arg);
             let script_args: Vec<Vec<u8>> = args.into_iter().map(String::into_bytes).collect();
-            match rt.exec(&source, &chunkname, &script_args) {
+            let source = understudy::runtime::runtime::skip_shebang(&source);
+            match rt.exec(source, &chunkname, &script_args) {
                 Ok(()) => Ok(ExitCode::SUCCESS),
                 Err(Error::Runtime { message, traceback }) => {
                     eprintln!("understudy: {message}\n{traceback}");

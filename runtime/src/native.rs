@@ -79,8 +79,9 @@ pub enum Cont<'gc> {
     /// `coroutine.close` of a suspended coroutine: `true`, or `false, error`
     /// when one of its `__close` metamethods fails.
     CloseThread,
-    /// Runs the pending `__close`s of a coroutine being closed.
-    CloseAll,
+    /// Runs the pending `__close`s of a coroutine being closed (`error`
+    /// None) or dying of `error`, which it re-raises when done.
+    CloseAll { error: Option<Value<'gc>> },
     /// `coroutine.resume`: prepend `true`, or return `false, error`.
     Resume,
     /// `coroutine.wrap`: return the values, or raise the error.

@@ -249,7 +249,6 @@ pub fn compile_chunk(
     source: &[u8],
     chunkname: &str,
 ) -> Result<Rc<compiler::FunctionProto>, String> {
-    let source = skip_shebang(source);
     let chunk = syntax::parse(source, chunkname).map_err(|e| e.to_string())?;
     let proto = compiler::compile(&chunk, chunkname).map_err(|e| e.message);
     // Long operator chains make deep trees; free them without recursion.
@@ -257,8 +256,9 @@ pub fn compile_chunk(
     Ok(Rc::new(proto?))
 }
 
-/// A first line starting with `#` is ignored, as lua5.4 does.
-fn skip_shebang(source: &[u8]) -> &[u8] {
+/// A first line starting with `#` is ignored in script files (not in
+/// `load`ed strings), as lua5.4 does.
+pub fn skip_shebang(source: &[u8]) -> &[u8] {
     if source.first() == Some(&b'#') {
         let end = source
             .iter()

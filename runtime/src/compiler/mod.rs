@@ -503,7 +503,7 @@ impl Compiler {
             let r = self.alloc_reg(body.line)?;
             self.add_local(p, r, Attrib::None);
         }
-        self.block_body(&body.block)?;
+        self.block_body(&body.block, true)?;
         self.leave_block(body.end_line)?;
         self.depth -= 1;
         self.finish_function(body.end_line)
@@ -528,18 +528,21 @@ impl Compiler {
             return Err(self.error(line, "chunk has too many syntax levels"));
         }
         self.enter_block(kind);
-        self.block_body(block)?;
+        self.block_body(block, true)?;
         let line = last_line_of(block);
         self.leave_block(line)?;
         self.depth -= 1;
         Ok(())
     }
 
-    fn block_body(&mut self, block: &Block) -> Result<()> {
+    /// `labels_can_end`: false for a `repeat` body, whose `until` condition
+    /// is still in the scope of the body's locals.
+    fn block_body(&mut self, block: &Block, labels_can_end: bool) -> Result<()> {
         for (i, stat) in block.stats.iter().enumerate() {
             // A label followed only by labels up to the end of a block without
             // `return` is outside the scope of the block's locals (5.4 rule).
-            let label_at_end = block.ret.is_none()
+            let label_at_end = labels_can_end
+                && block.ret.is_none()
                 && block.stats[i + 1..]
                     .iter()
                     .all(|s| matches!(s.kind, StatKind::Label(_)));
@@ -693,7 +696,7 @@ impl Compiler {
         let start = self.pc();
         self.depth += 1;
         self.enter_block(BlockKind::Loop);
-        self.block_body(block)?;
+        self.block_body(block, false)?;
         let exits_false = self.cond_jump(cond, false)?;
         let captured = self.fs().blocks.last().is_some_and(|b| b.needs_close);
         if captured {
@@ -1609,14 +1612,14 @@ impl Compiler {
         };
         if matches!(arith, ArithOp::Add | ArithOp::Sub) {
             if let ExprKind::Integer(i) = r.kind {
-                let i = if arith == ArithOp::Sub {
-                    i.checked_neg()
-                } else {
-                    Some(i)
-                };
-                if let Some(i) = i.and_then(|i| i8::try_from(i).ok()) {
+                if let Ok(i) = i8::try_from(i) {
                     let b = self.expr_any(l)?;
-                    self.emit(Op::AddInt { a: dst, b, i }, line);
+                    let op = if arith == ArithOp::Sub {
+                        Op::SubInt { a: dst, b, i }
+                    } else {
+                        Op::AddInt { a: dst, b, i }
+                    };
+                    self.emit(op, line);
                     return Ok(());
                 }
             }

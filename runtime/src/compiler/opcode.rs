@@ -175,6 +175,12 @@ pub enum Op {
         b: u8,
         i: i8,
     },
+    /// R[a] := R[b] - i (apart from AddInt so that `__sub` sees `i`)
+    SubInt {
+        a: u8,
+        b: u8,
+        i: i8,
+    },
     /// R[a] := R[b] .. R[c]
     Concat {
         a: u8,

@@ -448,7 +448,7 @@ fn load_file<'gc>(
             (buf, name.to_owned())
         }
     };
-    let proto = crate::runtime::compile_chunk(&source, &chunkname)?;
+    let proto = crate::runtime::compile_chunk(crate::runtime::skip_shebang(&source), &chunkname)?;
     let env = env.unwrap_or(Value::Table(cx.ctx.state.globals));
     Ok(crate::runtime::load_proto_env(cx.ctx, &proto, env))
 }
@@ -543,7 +543,8 @@ end
 function registry.load_reader(f, name, mode, ...)
   local parts = {}
   while true do
-    local piece = f()
+    local ok, piece = pcall(f)
+    if not ok then return nil, piece end
     if piece == nil or piece == "" then break end
     if type(piece) ~= "string" then
       return nil, "reader function must return a string"

@@ -45,7 +45,13 @@ pub fn open(ctx: Ctx<'_>) {
     ctx.state
         .registry
         .set_str(ctx, "math.random.state", Value::Table(state));
-    seed(ctx, state, 0x2545_f491_4f6c_dd1d, 0);
+    // Like lua5.4, a fresh runtime starts from a random seed; the state
+    // then lives in the heap, so a restored runtime continues its sequence.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0x2545_f491_4f6c_dd1d);
+    seed(ctx, state, nanos, std::process::id() as u64);
 }
 
 fn float_op<'gc>(cx: &mut NCtx<'_, 'gc>, f: fn(f64) -> f64) -> R<'gc> {

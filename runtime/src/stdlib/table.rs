@@ -259,57 +259,64 @@ fn sort<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
 }
 
 /// `table.sort` in Lua, for comparators and mixed values: a quicksort
-/// with median-of-three pivots and an insertion sort for short ranges.
+/// with PUC-Rio's partitioning, so invalid orders are detected alike.
 pub const PRELUDE: &str = r#"
 local registry, tostring, select, write, type, error = ...
 local function lt(a, b) return a < b end
-local function check(ok)
-  if not ok then error("invalid order function for sorting", 3) end
+local function bad_order()
+  error("invalid order function for sorting", 0)
 end
-local function insertion(t, lo, hi, less)
-  for i = lo + 1, hi do
-    local v = t[i]
-    local j = i - 1
-    while j >= lo and less(v, t[j]) do
-      t[j + 1] = t[j]
+-- PUC-Rio's quicksort (median of three, middle pivot), so that results and
+-- "invalid order function" detection match lua5.4.
+local function partition(t, lo, up, less)
+  local i, j = lo, up - 1
+  local p = t[up - 1]
+  while true do
+    i = i + 1
+    while less(t[i], p) do
+      if i == up - 1 then bad_order() end
+      i = i + 1
+    end
+    j = j - 1
+    while less(p, t[j]) do
+      if j < i then bad_order() end
       j = j - 1
     end
-    t[j + 1] = v
+    if j < i then
+      t[up - 1], t[i] = t[i], t[up - 1]
+      return i
+    end
+    t[i], t[j] = t[j], t[i]
   end
 end
-local function quick(t, lo, hi, less)
-  while hi - lo > 12 do
-    local mid = (lo + hi) // 2
-    if less(t[mid], t[lo]) then t[mid], t[lo] = t[lo], t[mid] end
-    if less(t[hi], t[mid]) then
-      t[hi], t[mid] = t[mid], t[hi]
-      if less(t[mid], t[lo]) then t[mid], t[lo] = t[lo], t[mid] end
+local function auxsort(t, lo, up, less)
+  while lo < up do
+    if less(t[up], t[lo]) then t[lo], t[up] = t[up], t[lo] end
+    if up - lo == 1 then break end
+    local p = (lo + up) // 2
+    if less(t[p], t[lo]) then
+      t[p], t[lo] = t[lo], t[p]
+    elseif less(t[up], t[p]) then
+      t[p], t[up] = t[up], t[p]
     end
-    local p = t[mid]
-    local i, j = lo, hi
-    while i <= j do
-      while less(t[i], p) do i = i + 1; check(i <= hi) end
-      while less(p, t[j]) do j = j - 1; check(j >= lo) end
-      if i <= j then
-        t[i], t[j] = t[j], t[i]
-        i = i + 1
-        j = j - 1
-      end
-    end
-    if j - lo < hi - i then
-      quick(t, lo, j, less)
-      lo = i
+    if up - lo == 2 then break end
+    t[p], t[up - 1] = t[up - 1], t[p]
+    p = partition(t, lo, up, less)
+    if p - lo < up - p then
+      auxsort(t, lo, p - 1, less)
+      lo = p + 1
     else
-      quick(t, i, hi, less)
-      hi = j
+      auxsort(t, p + 1, up, less)
+      up = p - 1
     end
   end
-  insertion(t, lo, hi, less)
 end
 -- Tables with metatables go through these, so that __index, __newindex
 -- and __len apply as they do in lua5.4's C library.
 function registry.insert_slow(t, ...)
-  local e = #t + 1
+  local e = #t
+  if math.type(e) ~= "integer" then error("object length is not an integer", 3) end
+  e = e + 1
   local n = select('#', ...)
   if n == 1 then
     t[e] = ...
@@ -328,6 +335,7 @@ function registry.insert_slow(t, ...)
 end
 function registry.remove_slow(t, pos)
   local size = #t
+  if math.type(size) ~= "integer" then error("object length is not an integer", 3) end
   if pos == nil then
     pos = size
   elseif pos ~= size and (pos < 1 or pos > size + 1) then
@@ -377,6 +385,11 @@ function registry.move_slow(a1, f, e, t, a2)
   return a2
 end
 function registry.sort_slow(t, less)
-  quick(t, 1, #t, less or lt)
+  local n = #t
+  if n > 1 then
+    if math.type(n) ~= "integer" then error("object length is not an integer", 2) end
+    if n >= 0x7fffffff then error("bad argument #1 to 'sort' (array too big)", 2) end
+    auxsort(t, 1, n, less or lt)
+  end
 end
 "#;

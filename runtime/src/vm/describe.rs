@@ -120,6 +120,7 @@ fn writes(op: Op) -> Option<u8> {
         | Op::Shl { a, .. }
         | Op::Shr { a, .. }
         | Op::AddInt { a, .. }
+        | Op::SubInt { a, .. }
         | Op::Concat { a, .. }
         | Op::Unm { a, .. }
         | Op::BNot { a, .. }

@@ -345,6 +345,22 @@ impl<'a, 'gc> Exec<'a, 'gc> {
                             ));
                         }
                     },
+                    Op::SubInt { a, b, i } => match r!(b) {
+                        Value::Integer(x) => r!(a) = Value::Integer(x.wrapping_sub(i as i64)),
+                        Value::Number(x) => r!(a) = Value::Number(x - i as f64),
+                        x => {
+                            save!();
+                            let y = Value::Integer(i as i64);
+                            dispatch!(self.arith_values(
+                                ArithOp::Sub,
+                                x,
+                                y,
+                                base + a as usize,
+                                Some(b),
+                                None,
+                            ));
+                        }
+                    },
                     Op::Concat { a, b, c } => {
                         let (x, y) = (r!(b), r!(c));
                         let mut buf = Vec::new();

@@ -167,7 +167,7 @@ pub fn execute<'gc>(ctx: Ctx<'gc>, fuel: &mut i64, raise: Option<&str>) -> Outco
                             func: at,
                             base: at,
                             ret: Ret::Values(0),
-                            cont: Cont::CloseAll,
+                            cont: Cont::CloseAll { error: None },
                             cdepth: 0,
                         }));
                     }
@@ -181,6 +181,19 @@ pub fn execute<'gc>(ctx: Ctx<'gc>, fuel: &mut i64, raise: Option<&str>) -> Outco
                 }
                 {
                     let mut th = cur.0.borrow_mut(ctx.mc);
+                    if !th.tbc.is_empty() {
+                        // Close its to-be-closed variables with the error
+                        // first; the error comes back when they are done.
+                        th.frames.clear();
+                        let at = th.stack.len();
+                        th.frames.push(Frame::Native(frame_again(
+                            "coroutine",
+                            at,
+                            Cont::CloseAll { error: Some(value) },
+                        )));
+                        delivery = Some(Ok(Vec::new()));
+                        continue;
+                    }
                     kill_thread(ctx, &mut th);
                     // `coroutine.close` reports how it died.
                     th.error = Some(value);
@@ -530,7 +543,7 @@ impl<'a, 'gc> Exec<'a, 'gc> {
                 }
                 Action::Return
             }
-            Cont::CloseAll => {
+            Cont::CloseAll { error } => {
                 // Inside a coroutine being closed: the next `__close`, or done.
                 self.th.stack.truncate(base);
                 if let Some(slot) = self.th.tbc.pop() {
@@ -539,12 +552,15 @@ impl<'a, 'gc> Exec<'a, 'gc> {
                     self.th.frames.push(Frame::Native(frame_again(
                         frame.name,
                         base,
-                        Cont::CloseAll,
+                        Cont::CloseAll { error },
                     )));
                     self.th.stack.push(mm);
                     self.th.stack.push(v);
-                    self.th.stack.push(Value::Nil);
+                    self.th.stack.push(error.unwrap_or(Value::Nil));
                     return self.call_value(base, 2, Ret::Values(0));
+                }
+                if let Some(e) = error {
+                    return Err(RtError::Value(e));
                 }
                 Action::Return
             }
@@ -685,7 +701,9 @@ impl<'a, 'gc> Exec<'a, 'gc> {
         let Some(idx) = catcher else {
             let tb = traceback(&self.th.frames);
             self.unwind_to(0);
-            self.th.tbc.clear();
+            if self.cur == self.ctx.state.main_thread {
+                self.th.tbc.clear();
+            }
             return Err((value, tb));
         };
         let handler = match &self.th.frames[idx] {
