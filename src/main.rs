@@ -99,7 +99,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             match rt.exec(source, &chunkname, &script_args) {
                 Ok(()) => Ok(ExitCode::SUCCESS),
                 Err(Error::Runtime { message, traceback }) => {
-                    eprintln!("understudy: {message}\n{traceback}");
+                    if traceback.is_empty() {
+                        eprintln!("understudy: {message}");
+                    } else {
+                        eprintln!("understudy: {message}\n{traceback}");
+                    }
                     Ok(ExitCode::FAILURE)
                 }
                 Err(Error::Exit { code }) => Ok(ExitCode::from(code as u8)),

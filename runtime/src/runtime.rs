@@ -160,22 +160,36 @@ impl Runtime {
             }
             let slice = budget.map_or(SLICE, |b| b.min(SLICE));
             let mut fuel = slice;
+            let mut describe_object = false;
+            let describe_object_flag = &mut describe_object;
             let outcome = self.arena.mutate(|mc, state| {
+                let describe_object = describe_object_flag;
                 let ctx = Ctx { mc, state };
                 match vm::execute(ctx, &mut fuel, raise.take()) {
                     Outcome::Pending => None,
                     Outcome::Done => Some(Ok(())),
                     Outcome::Exit(code) => Some(Err(Error::Exit { code })),
-                    Outcome::Error(v, traceback) => Some(Err(Error::Runtime {
-                        message: crate::stdlib::base::error_to_string(ctx, v),
-                        traceback,
-                    })),
+                    Outcome::Error(v, traceback) => {
+                        if !ctx.metamethod(v, crate::state::Event::ToString).is_nil() {
+                            // Described by its __tostring, which must run.
+                            state.registry.set_str(ctx, "error.object", v);
+                            *describe_object = true;
+                            return Some(Ok(()));
+                        }
+                        Some(Err(Error::Runtime {
+                            message: crate::stdlib::base::error_to_string(ctx, v),
+                            traceback,
+                        }))
+                    }
                 }
             });
             if let Some(b) = budget.as_mut() {
                 *b -= slice - fuel;
             }
             if let Some(r) = outcome {
+                if describe_object {
+                    break Err(self.describe_error_object());
+                }
                 break r;
             }
             let requested = self
@@ -206,6 +220,46 @@ impl Runtime {
             let _ = cur.flush();
             *cur = out;
         });
+    }
+
+    /// An uncaught error object with `__tostring` is reported by its
+    /// string, without a traceback, as lua5.4's standalone interpreter does.
+    fn describe_error_object(&mut self) -> Error {
+        self.arena.mutate(|mc, state| {
+            let ctx = Ctx { mc, state };
+            let obj = state.registry.get_str(ctx, "error.object");
+            state.registry.set_str(ctx, "error.object", Value::Nil);
+            vm::start_call(ctx, state.globals.get_str(ctx, "tostring"), &[obj]);
+        });
+        // A bounded run: __tostring is the script's code too.
+        for _ in 0..1000 {
+            let mut fuel = SLICE;
+            let done = self.arena.mutate(|mc, state| {
+                let ctx = Ctx { mc, state };
+                match vm::execute(ctx, &mut fuel, None) {
+                    Outcome::Pending => None,
+                    Outcome::Done => {
+                        let s = state.main_thread.0.borrow().stack.first().copied();
+                        Some(match s {
+                            Some(Value::String(s)) => s.to_str_lossy().into_owned(),
+                            _ => "(error object is not a string)".to_owned(),
+                        })
+                    }
+                    _ => Some("(error object is not a string)".to_owned()),
+                }
+            });
+            if let Some(message) = done {
+                return Error::Runtime {
+                    message,
+                    traceback: String::new(),
+                };
+            }
+            self.arena.collect_debt();
+        }
+        Error::Runtime {
+            message: "(error object is not a string)".to_owned(),
+            traceback: String::new(),
+        }
     }
 
     /// A complete collection. Finishing the cycle in progress is not

@@ -91,6 +91,7 @@ pub fn execute<'gc>(ctx: Ctx<'gc>, fuel: &mut i64, raise: Option<&str>) -> Outco
                 ctx,
                 cur,
                 th: &mut th,
+                failed_native: None,
             };
             ex.run(delivery.take(), raise.take(), fuel)
         };
@@ -245,6 +246,8 @@ struct Exec<'a, 'gc> {
     ctx: Ctx<'gc>,
     cur: Thread<'gc>,
     th: &'a mut ThreadState<'gc>,
+    /// The native that raised the error being thrown, for the traceback.
+    failed_native: Option<&'static str>,
 }
 
 /// A native call's bookkeeping while its action is applied.
@@ -345,7 +348,13 @@ impl<'a, 'gc> Exec<'a, 'gc> {
                             name,
                             state: Value::Nil,
                         };
-                        (n.func)(&mut ncx)?
+                        match (n.func)(&mut ncx) {
+                            Ok(action) => action,
+                            Err(e) => {
+                                self.failed_native = Some(n.name);
+                                return Err(e);
+                            }
+                        }
                     };
                     let call = NativeCall {
                         name: n.name,
@@ -676,6 +685,7 @@ impl<'a, 'gc> Exec<'a, 'gc> {
     /// Turns an error into a value (adding the position of the running Lua
     /// function) and hands it to the nearest catching frame of this thread.
     fn throw(&mut self, e: RtError<'gc>) -> Result<Flow<'gc>, (Value<'gc>, String)> {
+        let failed_native = self.failed_native.take();
         let e = match e {
             RtError::Arg { index, func, msg } => {
                 RtError::Message(self.arg_message(index, func, msg))
@@ -699,7 +709,15 @@ impl<'a, 'gc> Exec<'a, 'gc> {
             .iter()
             .rposition(|f| matches!(f, Frame::Native(n) if n.cont.catches_errors()));
         let Some(idx) = catcher else {
-            let tb = traceback(&self.th.frames);
+            let mut tb = traceback(&self.th.frames);
+            if let Some(name) = failed_native {
+                // The native that raised is not a frame: name it first.
+                tb = tb.replacen(
+                    "stack traceback:",
+                    &format!("stack traceback:\n\t[C]: in function '{name}'"),
+                    1,
+                );
+            }
             self.unwind_to(0);
             if self.cur == self.ctx.state.main_thread {
                 self.th.tbc.clear();
