@@ -378,6 +378,15 @@ impl<'gc> Table<'gc> {
         r
     }
 
+    /// The value of array slot `i` when present and not nil (no metamethod
+    /// can then apply).
+    #[inline]
+    pub fn get_array_slot(self, i: i64) -> Option<Value<'gc>> {
+        let t = self.0.borrow();
+        let v = *t.array.get((i as usize).wrapping_sub(1))?;
+        (!v.is_nil()).then_some(v)
+    }
+
     /// Stores into an existing array slot without any metamethod concern:
     /// false when `i` is outside the array part, or when the slot is empty
     /// and the table has a metatable (`__newindex` may apply).

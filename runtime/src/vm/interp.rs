@@ -194,7 +194,12 @@ impl<'a, 'gc> Exec<'a, 'gc> {
                     }
                     Op::GetTable { a, t, k } => {
                         let (tv, key) = (r!(t), r!(k));
-                        match fast_get(tv, key) {
+                        let hit = match (tv, key) {
+                            // Array slots first: the common `t[i]`.
+                            (Value::Table(tab), Value::Integer(i)) => tab.get_array_slot(i),
+                            _ => None,
+                        };
+                        match hit.or_else(|| fast_get(tv, key)) {
                             Some(v) => r!(a) = v,
                             None => {
                                 save!();
@@ -451,7 +456,11 @@ impl<'a, 'gc> Exec<'a, 'gc> {
                         }
                     }
                     Op::EqK { a, c, k } => {
-                        if r!(a).raw_eq(constants[c as usize]) != k {
+                        let eq = match (r!(a), constants[c as usize]) {
+                            (Value::Integer(x), Value::Integer(y)) => x == y,
+                            (x, y) => x.raw_eq(y),
+                        };
+                        if eq != k {
                             pc += 1;
                         }
                     }
