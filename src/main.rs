@@ -74,11 +74,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 std::io::stdin()
                     .read_to_end(&mut buf)
                     .context("reading standard input")?;
-                (buf, "stdin".to_owned())
+                (buf, "=stdin".to_owned())
             } else {
                 let buf =
                     std::fs::read(&script).with_context(|| format!("cannot open {script}"))?;
-                (buf, script.clone())
+                (buf, format!("@{script}"))
             };
             let mut rt = Runtime::new(Config {
                 memory_limit,

@@ -12,7 +12,7 @@ fn run(config: Config, source: &str) -> (Result<(), Error>, String) {
     let mut rt = Runtime::new(config);
     let out = Rc::new(RefCell::new(Vec::new()));
     rt.set_output(Box::new(SharedBuffer(out.clone())));
-    let result = rt.exec(source.as_bytes(), "limits", &[]);
+    let result = rt.exec(source.as_bytes(), "=limits", &[]);
     let printed = String::from_utf8_lossy(&out.borrow()).into_owned();
     (result, printed)
 }

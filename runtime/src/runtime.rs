@@ -62,7 +62,7 @@ const FUEL_GRACE: i64 = 10_000;
 /// let mut rt = Runtime::new(Config::default());
 /// let out = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
 /// rt.set_output(Box::new(understudy_runtime::runtime::SharedBuffer(out.clone())));
-/// rt.exec(b"local t = {} for i = 1, 3 do t[i] = i * i end print(table.concat(t, ','))", "example", &[])
+/// rt.exec(b"local t = {} for i = 1, 3 do t[i] = i * i end print(table.concat(t, ','))", "=example", &[])
 ///     .unwrap();
 /// assert_eq!(String::from_utf8_lossy(&out.borrow()), "1,4,9\n");
 /// ```
@@ -114,7 +114,8 @@ impl Runtime {
     }
 
     /// Compiles `source` and runs it as the main chunk with `args` as its
-    /// `...`, until it returns.
+    /// `...`, until it returns. `chunkname` follows Lua's convention
+    /// (`@file.lua`, `=name`), see [`compile_chunk`].
     pub fn exec(&mut self, source: &[u8], chunkname: &str, args: &[Vec<u8>]) -> Result<(), Error> {
         let proto = compile_chunk(source, chunkname).map_err(Error::Syntax)?;
         self.arena.mutate(|mc, state| {
@@ -299,15 +300,22 @@ impl Write for SharedBuffer {
 }
 
 /// Parses and compiles a chunk; the error is lua-style text.
+///
+/// `chunkname` follows Lua's convention: `@file` for a file, `=name` for
+/// a name shown as is, anything else is the source text itself (shown as
+/// `[string "..."]`).
 pub fn compile_chunk(
     source: &[u8],
     chunkname: &str,
 ) -> Result<Rc<compiler::FunctionProto>, String> {
-    let chunk = syntax::parse(source, chunkname).map_err(|e| e.to_string())?;
-    let proto = compiler::compile(&chunk, chunkname).map_err(|e| e.message);
+    let display = syntax::chunkid(chunkname);
+    let chunk = syntax::parse(source, &display).map_err(|e| e.to_string())?;
+    let proto = compiler::compile(&chunk, &display).map_err(|e| e.message);
     // Long operator chains make deep trees; free them without recursion.
     syntax::parser::dismantle(chunk);
-    Ok(Rc::new(proto?))
+    let mut proto = proto?;
+    proto.set_chunkname(chunkname);
+    Ok(Rc::new(proto))
 }
 
 /// A first line starting with `#` is ignored in script files (not in

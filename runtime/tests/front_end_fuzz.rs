@@ -46,17 +46,17 @@ proptest! {
 
     #[test]
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..400)) {
-        let _ = compile_chunk(&bytes, "fuzz");
+        let _ = compile_chunk(&bytes, "=fuzz");
     }
 
     #[test]
     fn random_token_streams_never_panic(src in token_stream()) {
-        let _ = compile_chunk(src.as_bytes(), "fuzz");
+        let _ = compile_chunk(src.as_bytes(), "=fuzz");
     }
 
     #[test]
     fn statement_soup_compiles_or_errors(src in statement_soup()) {
-        match compile_chunk(src.as_bytes(), "fuzz") {
+        match compile_chunk(src.as_bytes(), "=fuzz") {
             Ok(_) => {}
             Err(msg) => prop_assert!(msg.starts_with("fuzz:"), "unexpected error form: {msg}"),
         }

@@ -132,6 +132,7 @@ impl FuncState {
     fn new(source: Rc<str>, line: u32, is_vararg: bool) -> FuncState {
         FuncState {
             proto: FunctionProto {
+                chunkname: source.clone(),
                 source,
                 line_defined: line,
                 last_line: line,

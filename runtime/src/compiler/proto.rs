@@ -31,10 +31,29 @@ pub struct LocalInfo {
     pub end_pc: u32,
 }
 
+impl FunctionProto {
+    /// Records the chunk name in this prototype and all nested ones.
+    pub fn set_chunkname(&mut self, name: &str) {
+        let name: Rc<str> = Rc::from(name);
+        let mut stack: Vec<&mut FunctionProto> = vec![self];
+        while let Some(p) = stack.pop() {
+            p.chunkname = name.clone();
+            for child in &mut p.protos {
+                if let Some(c) = Rc::get_mut(child) {
+                    stack.push(c);
+                }
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct FunctionProto {
     /// The chunk's display name (`file.lua`, `stdin`, `[string "..."]`).
     pub source: Rc<str>,
+    /// The chunk name as given (`@file.lua`, `=stdin`, source text), as
+    /// `debug.getinfo` reports it.
+    pub chunkname: Rc<str>,
     pub line_defined: u32,
     pub last_line: u32,
     pub num_params: u8,

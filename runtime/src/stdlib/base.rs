@@ -395,8 +395,8 @@ fn load<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
         _ => return Err(cx.type_error(0, "function")),
     };
     let name = match cx.opt_str(1)? {
-        Some(n) => crate::syntax::chunkid(&n.to_str_lossy()),
-        None => crate::syntax::chunkid(&String::from_utf8_lossy(source.as_bytes())),
+        Some(n) => n.to_str_lossy().into_owned(),
+        None => String::from_utf8_lossy(source.as_bytes()).into_owned(),
     };
     let mode = match cx.opt_str(2)? {
         Some(m) => m.to_str_lossy().into_owned(),
@@ -434,7 +434,7 @@ fn load_file<'gc>(
             let mut buf = Vec::new();
             std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf)
                 .map_err(|e| format!("cannot read stdin: {e}"))?;
-            (buf, "stdin".to_owned())
+            (buf, "=stdin".to_owned())
         }
         Some(name) => {
             if !cx.ctx.state.allow_files.get() {
@@ -445,7 +445,7 @@ fn load_file<'gc>(
                 let msg = msg.split(" (os error").next().unwrap_or(&msg).to_owned();
                 format!("cannot open {name}: {msg}")
             })?;
-            (buf, name.to_owned())
+            (buf, format!("@{name}"))
         }
     };
     let proto = crate::runtime::compile_chunk(crate::runtime::skip_shebang(&source), &chunkname)?;

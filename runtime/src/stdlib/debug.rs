@@ -55,14 +55,7 @@ fn getinfo<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
             Some(c) => {
                 let info = &c.proto.info;
                 let src: &str = &info.source;
-                let source = if src.starts_with("[string") {
-                    src.to_owned()
-                } else if src == "stdin" {
-                    "=stdin".to_owned()
-                } else {
-                    format!("@{src}")
-                };
-                t.set_str(ctx, "source", ctx.str(&source));
+                t.set_str(ctx, "source", ctx.str(&info.chunkname));
                 t.set_str(ctx, "short_src", ctx.str(src));
                 let main = info.line_defined == 0;
                 t.set_str(ctx, "what", ctx.str(if main { "main" } else { "Lua" }));

@@ -20,9 +20,9 @@ use crate::value::{Native, Value};
 
 /// The parts of the library written in Lua, run at startup.
 pub const PRELUDES: &[(&str, &str)] = &[
-    ("[C]", base::PRELUDE),
-    ("[C]", table::PRELUDE),
-    ("[C]", package::PRELUDE),
+    ("=[C]", base::PRELUDE),
+    ("=[C]", table::PRELUDE),
+    ("=[C]", package::PRELUDE),
 ];
 
 /// Every library's natives, by stable name.
