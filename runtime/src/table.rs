@@ -378,13 +378,15 @@ impl<'gc> Table<'gc> {
         r
     }
 
-    /// The value of array slot `i` when present and not nil (no metamethod
-    /// can then apply).
+    /// The value of array slot `i`, nil when absent (then the caller takes
+    /// the general path, as a metamethod may apply).
     #[inline]
-    pub fn get_array_slot(self, i: i64) -> Option<Value<'gc>> {
+    pub fn get_array_slot(self, i: i64) -> Value<'gc> {
         let t = self.0.borrow();
-        let v = *t.array.get((i as usize).wrapping_sub(1))?;
-        (!v.is_nil()).then_some(v)
+        t.array
+            .get((i as usize).wrapping_sub(1))
+            .copied()
+            .unwrap_or(Value::Nil)
     }
 
     /// Stores into an existing array slot without any metamethod concern:

@@ -194,12 +194,16 @@ impl<'a, 'gc> Exec<'a, 'gc> {
                     }
                     Op::GetTable { a, t, k } => {
                         let (tv, key) = (r!(t), r!(k));
+                        // Array slots first: the common `t[i]`.
                         let hit = match (tv, key) {
-                            // Array slots first: the common `t[i]`.
                             (Value::Table(tab), Value::Integer(i)) => tab.get_array_slot(i),
-                            _ => None,
+                            _ => Value::Nil,
                         };
-                        match hit.or_else(|| fast_get(tv, key)) {
+                        if !hit.is_nil() {
+                            r!(a) = hit;
+                            continue;
+                        }
+                        match fast_get(tv, key) {
                             Some(v) => r!(a) = v,
                             None => {
                                 save!();
