@@ -35,6 +35,7 @@ pub const FUNCTIONS: &[(&str, NativeFn)] = &[
     ("loadfile", loadfile),
     ("dofile", dofile),
     ("collectgarbage", collectgarbage),
+    ("warn", warn),
 ];
 
 /// The text an uncaught error shows: strings and numbers as they are,
@@ -66,11 +67,7 @@ pub fn tostring_plain<'gc>(ctx: Ctx<'gc>, v: Value<'gc>) -> Option<LuaStr<'gc>> 
                 _ => v.type_name().to_owned(),
             };
             let addr = v.identity().unwrap_or(0);
-            let text = if matches!(v, Value::Native(_)) {
-                format!("builtin: 0x{addr:014x}")
-            } else {
-                format!("{kind}: 0x{addr:014x}")
-            };
+            let text = format!("{kind}: 0x{addr:014x}");
             LuaStr::new(ctx, text.as_bytes())
         }
     })
@@ -477,6 +474,34 @@ fn dofile<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
         at: 0,
         cont: Cont::Return,
     })
+}
+
+/// `warn(msg1, ...)`: off by default as in the standalone interpreter;
+/// `warn("@on")` / `warn("@off")` switch it.
+fn warn<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
+    let mut msg = Vec::new();
+    for i in 0..cx.nargs().max(1) {
+        msg.extend_from_slice(cx.check_str(i)?.as_bytes());
+    }
+    let ctx = cx.ctx;
+    match msg.as_slice() {
+        b"@on" => ctx
+            .state
+            .registry
+            .set_str(ctx, "warn.on", Value::Boolean(true)),
+        b"@off" => ctx.state.registry.set_str(ctx, "warn.on", Value::Nil),
+        m if m.first() == Some(&b'@') => {}
+        m => {
+            if ctx.state.registry.get_str(ctx, "warn.on").is_truthy() {
+                let _ = ctx.state.stdout.borrow_mut().flush();
+                let mut line = b"Lua warning: ".to_vec();
+                line.extend_from_slice(m);
+                line.push(b'\n');
+                let _ = std::io::stderr().write_all(&line);
+            }
+        }
+    }
+    cx.ret0()
 }
 
 fn collectgarbage<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {

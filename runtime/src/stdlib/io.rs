@@ -23,6 +23,7 @@ pub const FUNCTIONS: &[(&str, NativeFn)] = &[
     ("io.close", close),
     ("io.type", type_),
     ("io.output", output),
+    ("io.flush", flush),
     ("io.input", input),
     ("io.lines.iterator", lines_iter),
     ("io.file.write", file_write),
@@ -76,6 +77,8 @@ pub fn open(ctx: Ctx<'_>) {
         io.set_str(ctx, name, f);
         reg.set_str(ctx, &format!("io.{name}"), f);
     }
+    reg.set_str(ctx, "io.output", reg.get_str(ctx, "io.stdout"));
+    reg.set_str(ctx, "io.input", reg.get_str(ctx, "io.stdin"));
     reg.set_str(
         ctx,
         "io.lines.iterator",
@@ -164,8 +167,9 @@ fn write_args<'gc>(cx: &mut NCtx<'_, 'gc>, id: i64, from: usize) -> Result<(), R
 }
 
 fn write<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
-    write_args(cx, STDOUT, 0)?;
-    let f = cx.ctx.state.registry.get_str(cx.ctx, "io.stdout");
+    let id = default_id(cx, "io.output")?;
+    write_args(cx, id, 0)?;
+    let f = cx.ctx.state.registry.get_str(cx.ctx, "io.output");
     cx.ret1(f)
 }
 
@@ -297,7 +301,8 @@ fn read_formats<'gc>(cx: &mut NCtx<'_, 'gc>, id: i64, from: usize) -> R<'gc> {
 }
 
 fn read<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
-    read_formats(cx, STDIN, 0)
+    let id = default_id(cx, "io.input")?;
+    read_formats(cx, id, 0)
 }
 
 fn file_read<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
@@ -334,8 +339,8 @@ pub fn lines_iter<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
 
 fn lines<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
     if cx.arg(0).is_nil() {
-        let stdin = cx.ctx.state.registry.get_str(cx.ctx, "io.stdin");
-        return lines_iterator(cx, stdin, false);
+        let input = cx.ctx.state.registry.get_str(cx.ctx, "io.input");
+        return lines_iterator(cx, input, false);
     }
     let name = cx.check_str(0)?.to_str_lossy().into_owned();
     match open_host(cx.ctx, &name, "r") {
@@ -422,7 +427,9 @@ fn file_close<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
 
 fn close<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
     if cx.arg(0).is_nil() {
-        return cx.ret2(Value::Nil, cx.ctx.str("cannot close standard file"));
+        let f = cx.ctx.state.registry.get_str(cx.ctx, "io.output");
+        cx.clear();
+        cx.push(f);
     }
     file_close(cx)
 }
@@ -492,12 +499,50 @@ fn type_<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
     cx.ret1(r)
 }
 
-fn output<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
-    let f = cx.ctx.state.registry.get_str(cx.ctx, "io.stdout");
+/// `io.output([file | name])` / `io.input(...)`: sets (opening a named
+/// file with `mode`) and returns the default file of `key`.
+fn default_file<'gc>(cx: &mut NCtx<'_, 'gc>, key: &str, mode: &str) -> R<'gc> {
+    match cx.arg(0) {
+        Value::Nil => {}
+        Value::String(name) => {
+            let name = name.to_str_lossy().into_owned();
+            match open_host(cx.ctx, &name, mode) {
+                Ok(f) => cx.ctx.state.registry.set_str(cx.ctx, key, f),
+                Err(e) => return Err(RtError::Message(format!("{name}: {}", os_message(&e)))),
+            }
+        }
+        f => {
+            check_file(cx, 0)?;
+            cx.ctx.state.registry.set_str(cx.ctx, key, f);
+        }
+    }
+    let f = cx.ctx.state.registry.get_str(cx.ctx, key);
     cx.ret1(f)
 }
 
+fn output<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
+    default_file(cx, "io.output", "w")
+}
+
 fn input<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
-    let f = cx.ctx.state.registry.get_str(cx.ctx, "io.stdin");
-    cx.ret1(f)
+    default_file(cx, "io.input", "r")
+}
+
+/// The handle id of the default file `key` (`io.output`, `io.input`).
+fn default_id<'gc>(cx: &NCtx<'_, 'gc>, key: &str) -> Result<i64, RtError<'gc>> {
+    let f = cx.ctx.state.registry.get_str(cx.ctx, key);
+    match handle_of(cx.ctx, f) {
+        Some(Some(id)) => Ok(id),
+        _ => Err(RtError::msg(format!(
+            "default {} file is closed",
+            key.trim_start_matches("io.")
+        ))),
+    }
+}
+
+fn flush<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
+    let f = cx.ctx.state.registry.get_str(cx.ctx, "io.output");
+    cx.clear();
+    cx.push(f);
+    file_flush(cx)
 }

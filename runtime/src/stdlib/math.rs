@@ -30,6 +30,8 @@ pub const FUNCTIONS: &[(&str, NativeFn)] = &[
     ("math.max", max),
     ("math.min", min),
     ("math.random", random),
+    ("math.deg", deg),
+    ("math.rad", rad),
     ("math.randomseed", randomseed),
 ];
 
@@ -116,6 +118,14 @@ fn modf<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
     // The integral part is an integer when it fits, as lua5.4 pushes it.
     let ipv = float_to_int_exact(ip).map_or(Value::Number(ip), Value::Integer);
     cx.ret2(ipv, Value::Number(frac))
+}
+
+fn deg<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
+    float_op(cx, |x| x * (180.0 / std::f64::consts::PI))
+}
+
+fn rad<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
+    float_op(cx, |x| x * (std::f64::consts::PI / 180.0))
 }
 
 fn sqrt<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {

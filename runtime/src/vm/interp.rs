@@ -8,7 +8,7 @@ use gc_arena::Gc;
 
 use super::describe;
 use super::ops::{append_concat, arith, compare_le, compare_lt};
-use super::{fast_get, type_error, Exec, Flow, Leave, Res};
+use super::{fast_get, type_error, type_name_of, Exec, Flow, Leave, Res};
 use crate::compiler::opcode::{ArithOp, Op};
 use crate::lualib::number;
 use crate::native::RtError;
@@ -392,7 +392,7 @@ impl<'a, 'gc> Exec<'a, 'gc> {
                                 );
                                 let (bad, first) = blame(x, y, x_ok);
                                 let desc = self.reg_desc(if first { b } else { c });
-                                return Err(type_error("concatenate", bad, desc));
+                                return Err(type_error(self.ctx, "concatenate", bad, desc));
                             }
                             dispatch!(self.call_meta(
                                 mm,
@@ -829,7 +829,7 @@ impl<'a, 'gc> Exec<'a, 'gc> {
                     let mm = self.ctx.metamethod(cur, Event::Index);
                     if mm.is_nil() {
                         let desc = if cur.raw_eq(obj) { desc } else { None };
-                        return Err(type_error("index", cur, desc));
+                        return Err(type_error(self.ctx, "index", cur, desc));
                     }
                     mm
                 }
@@ -877,7 +877,7 @@ impl<'a, 'gc> Exec<'a, 'gc> {
                     let mm = self.ctx.metamethod(cur, Event::NewIndex);
                     if mm.is_nil() {
                         let desc = if cur.raw_eq(obj) { desc } else { None };
-                        return Err(type_error("index", cur, desc));
+                        return Err(type_error(self.ctx, "index", cur, desc));
                     }
                     mm
                 }
@@ -932,11 +932,16 @@ impl<'a, 'gc> Exec<'a, 'gc> {
                     }
                     let (bad, first) = blame(x, y, is_number(x));
                     let desc = if first { rb } else { rc }.and_then(|r| self.reg_desc(r));
-                    return Err(type_error("perform bitwise operation on", bad, desc));
+                    return Err(type_error(
+                        self.ctx,
+                        "perform bitwise operation on",
+                        bad,
+                        desc,
+                    ));
                 }
                 let (bad, first) = blame(x, y, is_number(x));
                 let desc = if first { rb } else { rc }.and_then(|r| self.reg_desc(r));
-                Err(type_error("perform arithmetic on", bad, desc))
+                Err(type_error(self.ctx, "perform arithmetic on", bad, desc))
             }
         }
     }
@@ -966,7 +971,7 @@ impl<'a, 'gc> Exec<'a, 'gc> {
             Event::BNot => "perform bitwise operation on",
             _ => "get length of",
         };
-        Err(type_error(what, x, desc))
+        Err(type_error(self.ctx, what, x, desc))
     }
 
     fn eq_metamethod(&self, x: Value<'gc>, y: Value<'gc>) -> Value<'gc> {
@@ -1005,7 +1010,7 @@ impl<'a, 'gc> Exec<'a, 'gc> {
                 return self.call_meta(lt, &[y, x], Ret::Cond(!k));
             }
         }
-        let (tx, ty) = (x.type_name(), y.type_name());
+        let (tx, ty) = (type_name_of(self.ctx, x), type_name_of(self.ctx, y));
         Err(if tx == ty {
             RtError::Message(format!("attempt to compare two {tx} values"))
         } else {
@@ -1079,22 +1084,25 @@ impl<'a, 'gc> Exec<'a, 'gc> {
 /// The integer limit of an integer loop whose limit is a float or string
 /// (Lua's `forlimit`); None when the loop cannot run.
 fn for_limit<'gc>(limit: Value<'gc>, step: i64) -> Res<'gc, Option<i64>> {
-    let f = match limit {
-        Value::Number(f) => f,
-        Value::Integer(i) => return Ok(Some(i)),
-        v => return Err(for_error("limit", v)),
+    // Numeric strings convert, as lua5.4's forlimit does.
+    let f = match limit.to_number() {
+        Some(Value::Number(f)) => f,
+        Some(Value::Integer(i)) => return Ok(Some(i)),
+        _ => return Err(for_error("limit", limit)),
     };
     if f.is_nan() {
         return Ok(None);
     }
     let l = if step > 0 { f.floor() } else { f.ceil() };
-    Ok(Some(if l >= 9.223_372_036_854_776e18 {
-        i64::MAX
+    // A float beyond the integers: the loop cannot run when it lies past
+    // the direction of the step, else it is clipped.
+    Ok(if l >= 9.223_372_036_854_776e18 {
+        (step > 0).then_some(i64::MAX)
     } else if l < -9.223_372_036_854_776e18 {
-        i64::MIN
+        (step < 0).then_some(i64::MIN)
     } else {
-        l as i64
-    }))
+        Some(l as i64)
+    })
 }
 
 fn for_error<'gc>(what: &str, v: Value<'gc>) -> RtError<'gc> {

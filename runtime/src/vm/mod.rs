@@ -31,6 +31,9 @@ pub const MAX_STACK: usize = 1_000_000;
 /// Nested metamethod calls and native continuations (pcall, sort, ...)
 /// before `C stack overflow`, as PUC-Rio's LUAI_MAXCCALLS.
 pub const MAX_C_DEPTH: u32 = 200;
+/// Coroutines resumed inside one another before `C stack overflow` (the
+/// depth at which lua5.4 5.4.4 stops).
+pub const MAX_RESUME_DEPTH: usize = 197;
 
 /// How a run of the executor ended.
 pub enum Outcome<'gc> {
@@ -154,6 +157,11 @@ pub fn execute<'gc>(ctx: Ctx<'gc>, fuel: &mut i64, raise: Option<&str>) -> Outco
                         ..
                     }))
                 );
+                if ctx.state.running.borrow().len() >= MAX_RESUME_DEPTH {
+                    // Each nested resume is a C level in PUC-Rio Lua.
+                    delivery = Some(Err(ctx.str("C stack overflow")));
+                    continue;
+                }
                 cur.0.borrow_mut(ctx.mc).status = ThreadStatus::Normal;
                 {
                     let mut th = co.0.borrow_mut(ctx.mc);
@@ -332,11 +340,11 @@ impl<'a, 'gc> Exec<'a, 'gc> {
                     let base = f + 1;
                     // Messages name a native as the caller did; called from
                     // another native, by its qualified name.
-                    let name = if matches!(self.th.frames.last(), Some(Frame::Lua(_))) {
-                        n.short_name()
-                    } else {
-                        n.name
-                    };
+                    let from_lua = matches!(
+                        self.th.frames.last(),
+                        Some(Frame::Lua(f)) if &*f.closure.proto.info.source != "[C]"
+                    );
+                    let name = if from_lua { n.short_name() } else { n.name };
                     let action = {
                         let mut ncx = NCtx {
                             ctx: self.ctx,
@@ -833,7 +841,7 @@ impl<'a, 'gc> Exec<'a, 'gc> {
             Some(Frame::Lua(fr)) if f >= fr.base => describe::register(fr, (f - fr.base) as u8),
             _ => None,
         };
-        type_error("call", v, desc)
+        type_error(self.ctx, "call", v, desc)
     }
 
     // ---- upvalues --------------------------------------------------------
@@ -951,10 +959,20 @@ pub fn traceback(frames: &[Frame<'_>]) -> String {
 }
 
 /// `attempt to <op> a <type> value (<desc>)`.
-fn type_error<'gc>(op: &str, v: Value<'gc>, desc: Option<String>) -> RtError<'gc> {
+fn type_error<'gc>(ctx: Ctx<'gc>, op: &str, v: Value<'gc>, desc: Option<String>) -> RtError<'gc> {
+    let t = type_name_of(ctx, v);
     match desc {
-        Some(d) => RtError::Message(format!("attempt to {op} a {} value ({d})", v.type_name())),
-        None => RtError::Message(format!("attempt to {op} a {} value", v.type_name())),
+        Some(d) => RtError::Message(format!("attempt to {op} a {t} value ({d})")),
+        None => RtError::Message(format!("attempt to {op} a {t} value")),
+    }
+}
+
+/// A value's type for messages: the `__name` metafield when it is a
+/// string, as lua5.4's luaT_objtypename.
+pub(crate) fn type_name_of<'gc>(ctx: Ctx<'gc>, v: Value<'gc>) -> String {
+    match ctx.metamethod(v, Event::Name) {
+        Value::String(s) if matches!(v, Value::Table(_)) => s.to_str_lossy().into_owned(),
+        _ => v.type_name().to_owned(),
     }
 }
 
