@@ -58,12 +58,16 @@ fn describe_at(frame: &LuaFrame<'_>, pc: usize, reg: u8, depth: u32) -> Option<S
             }
             Op::GetField { t, k, .. } => {
                 let name = kname(k as usize)?;
-                let env = local_name(frame, i, t).is_some_and(|n| n == "_ENV");
-                Some(if env {
-                    format!("global '{name}'")
-                } else {
-                    format!("field '{name}'")
-                })
+                Some(field_or_global(frame, i, t, &name))
+            }
+            // `t[k]` with a string constant loaded into a register (used
+            // when the constant's index does not fit the short forms).
+            Op::GetTable { t, k, .. } => {
+                let name = match last_write(frame, i, k)? {
+                    (_, Op::LoadK { k: c, .. }) => kname(c as usize)?,
+                    _ => return None,
+                };
+                Some(field_or_global(frame, i, t, &name))
             }
             Op::GetUpval { u, .. } => {
                 let name = &info.upvalues.get(u as usize)?.name;
@@ -76,6 +80,32 @@ fn describe_at(frame: &LuaFrame<'_>, pc: usize, reg: u8, depth: u32) -> Option<S
         };
     }
     None
+}
+
+/// `global 'name'` when the indexed table `t` is `_ENV` (a local of that
+/// name, or loaded from the `_ENV` upvalue), else `field 'name'`.
+fn field_or_global(frame: &LuaFrame<'_>, pc: usize, t: u8, name: &str) -> String {
+    let info = &frame.closure.proto.info;
+    let env = local_name(frame, pc, t).is_some_and(|n| n == "_ENV")
+        || matches!(
+            last_write(frame, pc, t),
+            Some((_, Op::GetUpval { u, .. }))
+                if info.upvalues.get(u as usize).is_some_and(|d| d.name == "_ENV")
+        );
+    if env {
+        format!("global '{name}'")
+    } else {
+        format!("field '{name}'")
+    }
+}
+
+/// The last opcode before `pc` that wrote `reg`, with its index.
+fn last_write(frame: &LuaFrame<'_>, pc: usize, reg: u8) -> Option<(usize, Op)> {
+    let code = &frame.closure.proto.code;
+    (0..pc)
+        .rev()
+        .map(|i| (i, code[i]))
+        .find(|&(_, op)| writes(op) == Some(reg))
 }
 
 /// The name of the local variable held in `reg` at `pc`, if any.

@@ -928,7 +928,13 @@ impl<'a, 'gc> Exec<'a, 'gc> {
                 if op.is_bitwise() {
                     let both_numbers = is_number(x) && is_number(y);
                     if both_numbers || other.is_some() {
-                        return Err(RtError::msg("number has no integer representation"));
+                        // Name the operand that is not integral.
+                        let x_bad = x.to_integer().is_none();
+                        let desc = if x_bad { rb } else { rc }.and_then(|r| self.reg_desc(r));
+                        let desc = desc.map(|d| format!(" ({d})")).unwrap_or_default();
+                        return Err(RtError::Message(format!(
+                            "number{desc} has no integer representation"
+                        )));
                     }
                     let (bad, first) = blame(x, y, is_number(x));
                     let desc = if first { rb } else { rc }.and_then(|r| self.reg_desc(r));
