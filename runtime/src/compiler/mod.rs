@@ -20,6 +20,8 @@ pub use proto::{Constant, FunctionProto, LocalInfo, UpvalueDesc};
 
 /// Registers available to one function, as in PUC-Rio Lua.
 const MAX_REGISTERS: usize = 250;
+/// Upvalues per function (an upvalue index is one byte).
+const MAX_UPVALUES: usize = 255;
 /// Active local variables per function, as in PUC-Rio Lua.
 const MAX_LOCALS: usize = 200;
 /// Positional fields stored per `SetList`.
@@ -424,24 +426,24 @@ impl Compiler {
 
     // ---- variables -----------------------------------------------------
 
-    fn resolve(&mut self, name: &str) -> VarLoc {
+    fn resolve(&mut self, name: &str) -> Result<VarLoc> {
         let depth = self.funcs.len() - 1;
         self.resolve_in(depth, name)
     }
 
-    fn resolve_in(&mut self, level: usize, name: &str) -> VarLoc {
+    fn resolve_in(&mut self, level: usize, name: &str) -> Result<VarLoc> {
         let fs = &mut self.funcs[level];
         if let Some(l) = fs.actives.iter().rev().find(|l| l.name == name) {
-            return VarLoc::Local(l.reg);
+            return Ok(VarLoc::Local(l.reg));
         }
         if let Some(i) = fs.proto.upvalues.iter().position(|u| u.name == name) {
-            return VarLoc::Upvalue(i as u8);
+            return Ok(VarLoc::Upvalue(i as u8));
         }
         if level == 0 {
-            return VarLoc::Global;
+            return Ok(VarLoc::Global);
         }
-        let (in_stack, index) = match self.resolve_in(level - 1, name) {
-            VarLoc::Global => return VarLoc::Global,
+        let (in_stack, index) = match self.resolve_in(level - 1, name)? {
+            VarLoc::Global => return Ok(VarLoc::Global),
             VarLoc::Local(reg) => {
                 self.mark_captured(level - 1, reg);
                 (true, reg)
@@ -449,12 +451,20 @@ impl Compiler {
             VarLoc::Upvalue(i) => (false, i),
         };
         let fs = &mut self.funcs[level];
+        if fs.proto.upvalues.len() >= MAX_UPVALUES {
+            let line = fs.proto.line_defined;
+            return Err(self.error(
+                line,
+                format!("too many upvalues (limit is {MAX_UPVALUES}) in function at line {line}"),
+            ));
+        }
+        let fs = &mut self.funcs[level];
         fs.proto.upvalues.push(UpvalueDesc {
             name: name.to_owned(),
             in_stack,
             index,
         });
-        VarLoc::Upvalue((fs.proto.upvalues.len() - 1) as u8)
+        Ok(VarLoc::Upvalue((fs.proto.upvalues.len() - 1) as u8))
     }
 
     /// The block declaring register `reg` of function `level` must close
@@ -912,7 +922,7 @@ impl Compiler {
                 return Ok(());
             }
             if let ExprKind::Name(n) = &e.kind {
-                if let VarLoc::Local(r) = self.resolve(n) {
+                if let VarLoc::Local(r) = self.resolve(n)? {
                     self.emit(Op::Return { a: r, b: 2 }, line);
                     return Ok(());
                 }
@@ -936,7 +946,7 @@ impl Compiler {
                 format!("attempt to assign to const variable '{name}'"),
             ));
         }
-        Ok(match self.resolve(name) {
+        Ok(match self.resolve(name)? {
             VarLoc::Local(r) => Target::Local(r),
             VarLoc::Upvalue(u) => Target::Upvalue(u),
             VarLoc::Global => {
@@ -1120,7 +1130,7 @@ impl Compiler {
     /// when `e` names one, else a new temporary.
     fn expr_any(&mut self, e: &Expr) -> Result<u8> {
         if let ExprKind::Name(n) = &e.kind {
-            if let VarLoc::Local(r) = self.resolve(n) {
+            if let VarLoc::Local(r) = self.resolve(n)? {
                 return Ok(r);
             }
         }
@@ -1192,7 +1202,7 @@ impl Compiler {
             }
             ExprKind::Function(body) => self.closure(body, dst)?,
             ExprKind::Table(fields) => self.table(fields, dst, line)?,
-            ExprKind::Name(n) => match self.resolve(n) {
+            ExprKind::Name(n) => match self.resolve(n)? {
                 VarLoc::Local(r) => {
                     if r != dst {
                         self.emit(Op::Move { a: dst, b: r }, line);
@@ -1317,7 +1327,7 @@ impl Compiler {
     }
 
     fn env_location(&mut self, _line: u32) -> Result<EnvLoc> {
-        Ok(match self.resolve("_ENV") {
+        Ok(match self.resolve("_ENV")? {
             VarLoc::Local(r) => EnvLoc::Local(r),
             VarLoc::Upvalue(u) => EnvLoc::Upvalue(u),
             // The main chunk always has _ENV as upvalue 0, so every function
@@ -1581,7 +1591,7 @@ impl Compiler {
             BinOp::Shl => ArithOp::Shl,
             BinOp::Shr => ArithOp::Shr,
             BinOp::Concat => {
-                let b = self.expr_any(l)?;
+                let b = self.left_operand(l, dst)?;
                 let c = self.expr_any(r)?;
                 self.emit(Op::Concat { a: dst, b, c }, line);
                 return Ok(());
@@ -1589,7 +1599,11 @@ impl Compiler {
             BinOp::And | BinOp::Or => {
                 // dst := l; if dst decides the result, skip r.
                 let save = self.free_reg();
-                let tmp = self.alloc_reg(line)?;
+                let tmp = if self.is_temporary(dst) {
+                    dst
+                } else {
+                    self.alloc_reg(line)?
+                };
                 self.expr(l, tmp)?;
                 self.emit(
                     Op::Test {
@@ -1614,7 +1628,7 @@ impl Compiler {
         if matches!(arith, ArithOp::Add | ArithOp::Sub) {
             if let ExprKind::Integer(i) = r.kind {
                 if let Ok(i) = i8::try_from(i) {
-                    let b = self.expr_any(l)?;
+                    let b = self.left_operand(l, dst)?;
                     let op = if arith == ArithOp::Sub {
                         Op::SubInt { a: dst, b, i }
                     } else {
@@ -1625,10 +1639,34 @@ impl Compiler {
                 }
             }
         }
-        let b = self.expr_any(l)?;
+        let b = self.left_operand(l, dst)?;
         let c = self.expr_any(r)?;
         self.emit(Op::arith(arith, dst, b, c), line);
         Ok(())
+    }
+
+    /// Whether `reg` is a temporary (above every active local), so an
+    /// expression may use it before its final value is stored there.
+    fn is_temporary(&mut self, reg: u8) -> bool {
+        let nactive = self.fs().actives.len();
+        reg >= self.reg_level(nactive)
+    }
+
+    /// Evaluates the left operand of a binary operator whose result goes
+    /// to `dst`: into `dst` itself when that is a temporary, so long
+    /// operator chains need a constant number of registers.
+    fn left_operand(&mut self, l: &Expr, dst: u8) -> Result<u8> {
+        if let ExprKind::Name(n) = &l.kind {
+            if let VarLoc::Local(r) = self.resolve(n)? {
+                return Ok(r);
+            }
+        }
+        if self.is_temporary(dst) {
+            self.expr(l, dst)?;
+            Ok(dst)
+        } else {
+            self.expr_any(l)
+        }
     }
 
     /// Emits code that jumps when `e`'s truth equals `jump_when` and falls
