@@ -94,7 +94,19 @@ fn floor<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
 }
 
 fn fmod<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
-    let (a, b) = (cx.check_number(0)?, cx.check_number(1)?);
+    // Only true integers take the integer path (strings convert to
+    // floats); lua5.4's build checks the second argument first.
+    if let (Value::Integer(_), Value::Integer(_)) = (cx.arg(0), cx.arg(1)) {
+    } else {
+        cx.check_number(1)?;
+    }
+    let (a, b) = match (cx.arg(0), cx.arg(1)) {
+        (a @ Value::Integer(_), b @ Value::Integer(_)) => (a, b),
+        _ => (
+            Value::Number(cx.check_float(0)?),
+            Value::Number(cx.check_float(1)?),
+        ),
+    };
     let v = match (a, b) {
         (Value::Integer(x), Value::Integer(y)) => {
             if y == 0 {
@@ -225,19 +237,22 @@ fn extremum<'gc>(cx: &mut NCtx<'_, 'gc>, want_max: bool) -> R<'gc> {
         match crate::vm::compare_lt(a, b) {
             Some(true) => best = v,
             Some(false) => {}
-            None => return Err(compare_error(a, b)),
+            None => return Err(compare_error(cx.ctx, a, b)),
         }
     }
     cx.ret1(best)
 }
 
-fn compare_error<'gc>(a: Value<'gc>, b: Value<'gc>) -> RtError<'gc> {
+/// Raised by the core's comparison inside a library function: lua5.4
+/// gives it no position.
+fn compare_error<'gc>(ctx: crate::state::Ctx<'gc>, a: Value<'gc>, b: Value<'gc>) -> RtError<'gc> {
     let (ta, tb) = (a.type_name(), b.type_name());
-    if ta == tb {
-        RtError::Message(format!("attempt to compare two {ta} values"))
+    let msg = if ta == tb {
+        format!("attempt to compare two {ta} values")
     } else {
-        RtError::Message(format!("attempt to compare {ta} with {tb}"))
-    }
+        format!("attempt to compare {ta} with {tb}")
+    };
+    RtError::Value(ctx.str(&msg))
 }
 
 fn max<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {

@@ -61,7 +61,9 @@ fn string_arith<'gc>(cx: &mut NCtx<'_, 'gc>, op: ArithOp, event: &str) -> R<'gc>
     let (a, b) = (cx.arg(0), cx.arg(1));
     if let (Some(x), Some(y)) = (a.to_number(), b.to_number()) {
         if let Some(r) = crate::vm::arith(op, x, y) {
-            let v = r.map_err(RtError::msg)?;
+            // Raised by the core inside this metamethod: no position, as
+            // lua5.4 (e.g. `"5" // 0`).
+            let v = r.map_err(|m| RtError::Value(cx.ctx.str(m)))?;
             return cx.ret1(v);
         }
     }

@@ -27,18 +27,10 @@ fn describe_at(frame: &LuaFrame<'_>, pc: usize, reg: u8, depth: u32) -> Option<S
     if depth > 4 {
         return None;
     }
-    // The last opcode before `pc` that wrote `reg`.
     let code = &proto.code;
-    let mut i = pc;
-    while i > 0 {
-        i -= 1;
-        let op = code[i];
-        if writes(op) != Some(reg) {
-            if clobbers_from(op).is_some_and(|a| reg >= a) {
-                return None;
-            }
-            continue;
-        }
+    let i = find_set(code, pc, reg)?;
+    let op = code[i];
+    {
         let kname = |k: usize| match proto.constants.get(k) {
             Some(Value::String(s)) => Some(s.to_str_lossy().into_owned()),
             _ => None,
@@ -74,12 +66,34 @@ fn describe_at(frame: &LuaFrame<'_>, pc: usize, reg: u8, depth: u32) -> Option<S
                 Some(format!("upvalue '{name}'"))
             }
             Op::SelfK { k, .. } => Some(format!("method '{}'", kname(k as usize)?)),
+            Op::GetIndex { .. } => Some("field 'integer index'".to_owned()),
             Op::LoadK { k, .. } => kname(k as usize).map(|s| format!("constant '{s}'")),
             Op::Move { b, .. } if b < reg => describe_at(frame, i, b, depth + 1),
             _ => None,
         };
     }
-    None
+}
+
+/// The opcode that set `reg` for the instruction at `lastpc`, as PUC-Rio's
+/// `findsetreg`: the last write before `lastpc`, unless a forward jump
+/// lands between it and `lastpc` (then the write may not have happened).
+fn find_set(code: &[Op], lastpc: usize, reg: u8) -> Option<usize> {
+    let mut setreg = None;
+    let mut jump_target = 0usize;
+    for (pc, &op) in code.iter().enumerate().take(lastpc) {
+        let sets = writes(op) == Some(reg) || clobbers_from(op).is_some_and(|a| reg >= a);
+        if sets {
+            setreg = if pc < jump_target { None } else { Some(pc) };
+        }
+        if let Op::Jmp { offset } = op {
+            let dest = pc as i64 + 1 + offset.get() as i64;
+            if dest > pc as i64 && dest <= lastpc as i64 && dest as usize > jump_target {
+                jump_target = dest as usize;
+            }
+        }
+    }
+    // A write that clobbers a whole range names nothing.
+    setreg.filter(|&i| writes(code[i]) == Some(reg))
 }
 
 /// `global 'name'` when the indexed table `t` is `_ENV` (a local of that

@@ -961,7 +961,13 @@ impl<'a, 'gc> Exec<'a, 'gc> {
                 return Ok(Flow::Continue);
             }
             // A float without an integer value (numbers have no metatable).
-            return Err(RtError::msg("number has no integer representation"));
+            let desc = self
+                .reg_desc(b)
+                .map(|d| format!(" ({d})"))
+                .unwrap_or_default();
+            return Err(RtError::Message(format!(
+                "number{desc} has no integer representation"
+            )));
         }
         let mm = self.ctx.metamethod(x, event);
         if !mm.is_nil() {
