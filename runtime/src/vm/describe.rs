@@ -30,47 +30,45 @@ fn describe_at(frame: &LuaFrame<'_>, pc: usize, reg: u8, depth: u32) -> Option<S
     let code = &proto.code;
     let i = find_set(code, pc, reg)?;
     let op = code[i];
-    {
-        let kname = |k: usize| match proto.constants.get(k) {
-            Some(Value::String(s)) => Some(s.to_str_lossy().into_owned()),
-            _ => None,
-        };
-        return match op {
-            Op::GetTabUp { u, k, .. } => {
-                let env = info
-                    .upvalues
-                    .get(u as usize)
-                    .is_some_and(|d| d.name == "_ENV");
-                let name = kname(k as usize)?;
-                Some(if env {
-                    format!("global '{name}'")
-                } else {
-                    format!("field '{name}'")
-                })
-            }
-            Op::GetField { t, k, .. } => {
-                let name = kname(k as usize)?;
-                Some(field_or_global(frame, i, t, &name))
-            }
-            // `t[k]` with a string constant loaded into a register (used
-            // when the constant's index does not fit the short forms).
-            Op::GetTable { t, k, .. } => {
-                let name = match last_write(frame, i, k)? {
-                    (_, Op::LoadK { k: c, .. }) => kname(c as usize)?,
-                    _ => return None,
-                };
-                Some(field_or_global(frame, i, t, &name))
-            }
-            Op::GetUpval { u, .. } => {
-                let name = &info.upvalues.get(u as usize)?.name;
-                Some(format!("upvalue '{name}'"))
-            }
-            Op::SelfK { k, .. } => Some(format!("method '{}'", kname(k as usize)?)),
-            Op::GetIndex { .. } => Some("field 'integer index'".to_owned()),
-            Op::LoadK { k, .. } => kname(k as usize).map(|s| format!("constant '{s}'")),
-            Op::Move { b, .. } if b < reg => describe_at(frame, i, b, depth + 1),
-            _ => None,
-        };
+    let kname = |k: usize| match proto.constants.get(k) {
+        Some(Value::String(s)) => Some(s.to_str_lossy().into_owned()),
+        _ => None,
+    };
+    match op {
+        Op::GetTabUp { u, k, .. } => {
+            let env = info
+                .upvalues
+                .get(u as usize)
+                .is_some_and(|d| d.name == "_ENV");
+            let name = kname(k as usize)?;
+            Some(if env {
+                format!("global '{name}'")
+            } else {
+                format!("field '{name}'")
+            })
+        }
+        Op::GetField { t, k, .. } => {
+            let name = kname(k as usize)?;
+            Some(field_or_global(frame, i, t, &name))
+        }
+        // `t[k]` with a string constant loaded into a register (used
+        // when the constant's index does not fit the short forms).
+        Op::GetTable { t, k, .. } => {
+            let name = match last_write(frame, i, k)? {
+                (_, Op::LoadK { k: c, .. }) => kname(c as usize)?,
+                _ => return None,
+            };
+            Some(field_or_global(frame, i, t, &name))
+        }
+        Op::GetUpval { u, .. } => {
+            let name = &info.upvalues.get(u as usize)?.name;
+            Some(format!("upvalue '{name}'"))
+        }
+        Op::SelfK { k, .. } => Some(format!("method '{}'", kname(k as usize)?)),
+        Op::GetIndex { .. } => Some("field 'integer index'".to_owned()),
+        Op::LoadK { k, .. } => kname(k as usize).map(|s| format!("constant '{s}'")),
+        Op::Move { b, .. } if b < reg => describe_at(frame, i, b, depth + 1),
+        _ => None,
     }
 }
 
