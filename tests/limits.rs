@@ -120,7 +120,6 @@ fn pathological_source_is_a_syntax_error() {
         "x = ".to_owned() + &"(".repeat(100_000),
         "x = ".to_owned() + &"{".repeat(100_000),
         "do ".repeat(100_000),
-        "x = 1".to_owned() + &" + 1".repeat(100_000),
     ] {
         let (result, _) = run(Config::default(), &source);
         assert!(
@@ -129,6 +128,33 @@ fn pathological_source_is_a_syntax_error() {
             &source[..12]
         );
     }
+}
+
+#[test]
+fn long_operator_chains_compile_without_deep_recursion() {
+    let source = "print(1".to_owned() + &" + 1".repeat(100_000) + ")";
+    let (result, out) = run(Config::default(), &source);
+    assert_eq!(result, Ok(()));
+    assert_eq!(out, "100001\n");
+}
+
+#[test]
+fn memory_growth_after_the_error_is_stopped() {
+    // Each coroutine dies of `not enough memory`, but the loop ignores it
+    // and keeps going: the run must end before the host runs out.
+    let (result, _) = run(
+        with_memory(32 << 20),
+        r#"
+        local keep = {}
+        local function deep(n) if n == 0 then coroutine.yield() return 0 end return 1 + deep(n - 1) end
+        for i = 1, 1e6 do
+          local co = coroutine.create(deep)
+          coroutine.resume(co, 20000)
+          keep[#keep + 1] = co
+        end
+        "#,
+    );
+    assert_eq!(result, Err(Error::MemoryExhausted));
 }
 
 #[test]

@@ -41,6 +41,10 @@ pub enum Error {
     Runtime { message: String, traceback: String },
     #[error("instruction budget exhausted")]
     FuelExhausted,
+    /// The script kept allocating past the memory limit after `not enough
+    /// memory` was raised.
+    #[error("not enough memory (the script kept allocating past the limit)")]
+    MemoryExhausted,
     /// The script called `os.exit(code)`.
     #[error("the script exited with status {code}")]
     Exit { code: i32 },
@@ -150,6 +154,8 @@ impl Runtime {
         let mut budget = self.config.fuel.map(|f| f as i64);
         let mut in_grace = false;
         let mut raise: Option<&str> = None;
+        // Live bytes after the last full collection forced by the limit.
+        let mut collected_at = 0usize;
         let result = loop {
             if budget.is_some_and(|b| b <= 0) {
                 if in_grace {
@@ -201,12 +207,24 @@ impl Runtime {
             } else {
                 self.arena.collect_debt();
             }
-            if self.arena.mutate(|_, state| state.meter.over_limit()) {
-                // Only live data counts: collect fully before deciding.
-                self.full_collect();
-                if self.arena.mutate(|_, state| state.meter.over_limit()) {
+            let (used, limit) = self.arena.mutate(|_, s| (s.meter.used(), s.meter.limit));
+            if used > limit {
+                // Only live data counts: collect fully before deciding, but
+                // not again until the heap has grown noticeably.
+                if used > collected_at.saturating_add(limit / 8) || used < collected_at {
+                    self.full_collect();
+                    collected_at = self.arena.mutate(|_, s| s.meter.used());
+                }
+                if collected_at > limit.saturating_add(limit / 2) {
+                    // The script went on allocating after `not enough
+                    // memory`: stop it before the host runs out.
+                    break Err(Error::MemoryExhausted);
+                }
+                if collected_at > limit {
                     raise = Some("not enough memory");
                 }
+            } else {
+                collected_at = used;
             }
         };
         self.flush();

@@ -58,6 +58,10 @@ impl Charge {
         }
     }
 
+    pub fn bytes(&self) -> usize {
+        self.bytes.get()
+    }
+
     pub fn resize(&self, bytes: usize) {
         let used = self.meter.used.get() - self.bytes.get();
         self.meter.used.set(used.saturating_add(bytes));
@@ -264,7 +268,7 @@ impl<'gc> State<'gc> {
             .collect();
         let globals = Table::bootstrap(mc, &next_id, &meter);
         let registry = Table::bootstrap(mc, &next_id, &meter);
-        let main_thread = Thread::bootstrap(mc, &next_id);
+        let main_thread = Thread::bootstrap(mc, &next_id, &meter);
         State {
             globals,
             registry,

@@ -5,7 +5,7 @@
 use gc_arena::{lock::RefLock, Collect, Gc, Mutation};
 
 use crate::native::Cont;
-use crate::state::Ctx;
+use crate::state::{Charge, Ctx};
 use crate::value::{Closure, Value};
 
 #[derive(Clone, Copy, Collect)]
@@ -116,21 +116,41 @@ pub struct ThreadState<'gc> {
     pub top: usize,
     /// The error a dead coroutine died with, until `coroutine.close` takes it.
     pub error: Option<Value<'gc>>,
+    /// The stack's and frames' memory, charged to the memory meter (so
+    /// many deep coroutines count against the limit).
+    #[collect(require_static)]
+    pub charge: Charge,
+}
+
+impl ThreadState<'_> {
+    /// Brings the charge up to date after the stack or frames grew.
+    #[inline]
+    pub fn recharge(&self) {
+        let bytes = self.stack.capacity() * std::mem::size_of::<Value>()
+            + self.frames.capacity() * std::mem::size_of::<Frame>();
+        if bytes != self.charge.bytes() {
+            self.charge.resize(bytes);
+        }
+    }
 }
 
 impl<'gc> Thread<'gc> {
     pub fn new(ctx: Ctx<'gc>) -> Thread<'gc> {
-        Self::alloc(ctx.mc, ctx.next_id())
+        Self::alloc(ctx.mc, ctx.next_id(), ctx.charge(0))
     }
 
     /// For the main thread, made before the state exists.
-    pub(crate) fn bootstrap(mc: &Mutation<'gc>, ids: &std::cell::Cell<u64>) -> Thread<'gc> {
+    pub(crate) fn bootstrap(
+        mc: &Mutation<'gc>,
+        ids: &std::cell::Cell<u64>,
+        meter: &std::rc::Rc<crate::state::MemoryMeter>,
+    ) -> Thread<'gc> {
         let id = ids.get();
         ids.set(id + 1);
-        Self::alloc(mc, id)
+        Self::alloc(mc, id, Charge::new(meter, 0))
     }
 
-    fn alloc(mc: &Mutation<'gc>, id: u64) -> Thread<'gc> {
+    fn alloc(mc: &Mutation<'gc>, id: u64, charge: Charge) -> Thread<'gc> {
         Thread(Gc::new(
             mc,
             RefLock::new(ThreadState {
@@ -142,6 +162,7 @@ impl<'gc> Thread<'gc> {
                 tbc: Vec::new(),
                 top: 0,
                 error: None,
+                charge,
             }),
         ))
     }

@@ -28,7 +28,7 @@ const MAX_LOCALS: usize = 200;
 const FIELDS_PER_FLUSH: usize = 50;
 /// Nesting limit of functions and blocks, so that deep input cannot
 /// overflow the compiler's own stack.
-const MAX_NESTING: usize = 1000;
+const MAX_NESTING: usize = 400;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
@@ -1625,23 +1625,63 @@ impl Compiler {
                 unreachable!("comparisons are compiled by bool_value")
             }
         };
-        if matches!(arith, ArithOp::Add | ArithOp::Sub) {
-            if let ExprKind::Integer(i) = r.kind {
+        self.arith_chain(arith, l, r, dst, line)
+    }
+
+    /// An arithmetic operator and the left-associative chain below it
+    /// (`a + b - c * ...` parses as a left spine), compiled in a loop so
+    /// that chains of any length need neither Rust recursion nor more
+    /// than one accumulator register.
+    fn arith_chain(&mut self, op: ArithOp, l: &Expr, r: &Expr, dst: u8, line: u32) -> Result<()> {
+        let mut steps: Vec<(ArithOp, &Expr, u32)> = vec![(op, r, line)];
+        let mut left = l;
+        while let ExprKind::Binary(bop, ll, rr) = &left.kind {
+            match arith_of(*bop) {
+                Some(a) => {
+                    steps.push((a, rr, left.line));
+                    left = ll;
+                }
+                None => break,
+            }
+        }
+        let save = self.free_reg();
+        // Intermediate results may not go to a local's register: the
+        // right operands may still read it.
+        let acc = if self.is_temporary(dst) {
+            dst
+        } else {
+            self.alloc_reg(line)?
+        };
+        let mut b = self.left_operand(left, acc)?;
+        let n = steps.len();
+        for (i, &(aop, rhs, ln)) in steps.iter().rev().enumerate() {
+            let target = if i + 1 == n { dst } else { acc };
+            let before = self.free_reg();
+            self.arith_step(aop, target, b, rhs, ln)?;
+            self.set_free_reg(before);
+            b = target;
+        }
+        self.set_free_reg(save);
+        Ok(())
+    }
+
+    /// `target := b op rhs`.
+    fn arith_step(&mut self, op: ArithOp, target: u8, b: u8, rhs: &Expr, line: u32) -> Result<()> {
+        if matches!(op, ArithOp::Add | ArithOp::Sub) {
+            if let ExprKind::Integer(i) = rhs.kind {
                 if let Ok(i) = i8::try_from(i) {
-                    let b = self.left_operand(l, dst)?;
-                    let op = if arith == ArithOp::Sub {
-                        Op::SubInt { a: dst, b, i }
+                    let opcode = if op == ArithOp::Sub {
+                        Op::SubInt { a: target, b, i }
                     } else {
-                        Op::AddInt { a: dst, b, i }
+                        Op::AddInt { a: target, b, i }
                     };
-                    self.emit(op, line);
+                    self.emit(opcode, line);
                     return Ok(());
                 }
             }
         }
-        let b = self.left_operand(l, dst)?;
-        let c = self.expr_any(r)?;
-        self.emit(Op::arith(arith, dst, b, c), line);
+        let c = self.expr_any(rhs)?;
+        self.emit(Op::arith(op, target, b, c), line);
         Ok(())
     }
 
@@ -1786,6 +1826,25 @@ impl Compiler {
 enum EnvLoc {
     Local(u8),
     Upvalue(u8),
+}
+
+/// The arithmetic operator of a binary operator, if it is one (`^` is
+/// right-associative, so it never forms a left spine).
+fn arith_of(op: BinOp) -> Option<ArithOp> {
+    Some(match op {
+        BinOp::Add => ArithOp::Add,
+        BinOp::Sub => ArithOp::Sub,
+        BinOp::Mul => ArithOp::Mul,
+        BinOp::Div => ArithOp::Div,
+        BinOp::IDiv => ArithOp::IDiv,
+        BinOp::Mod => ArithOp::Mod,
+        BinOp::BAnd => ArithOp::BAnd,
+        BinOp::BOr => ArithOp::BOr,
+        BinOp::BXor => ArithOp::BXor,
+        BinOp::Shl => ArithOp::Shl,
+        BinOp::Shr => ArithOp::Shr,
+        _ => return None,
+    })
 }
 
 /// Expressions that can produce several values.

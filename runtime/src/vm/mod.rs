@@ -433,6 +433,7 @@ impl<'a, 'gc> Exec<'a, 'gc> {
             Ret::Values(_) => self.th.frames.last().map_or(0, Frame::cdepth),
             _ => self.nested_depth()?,
         };
+        self.th.recharge();
         self.th.frames.push(Frame::Lua(LuaFrame {
             cdepth,
             closure: c,
