@@ -938,13 +938,20 @@ pub(crate) fn where_(f: &LuaFrame<'_>) -> String {
 /// The `stack traceback:` text for `frames`, innermost first.
 pub fn traceback(frames: &[Frame<'_>]) -> String {
     let mut out = String::from("stack traceback:");
-    for f in frames.iter().rev() {
+    for (i, f) in frames.iter().enumerate().rev() {
         match f {
             Frame::Lua(f) => {
                 let info = &f.closure.proto.info;
+                if &*info.source == "[C]" {
+                    // The library's Lua parts read as C functions.
+                    out.push_str("\n\t[C]: in ?");
+                    continue;
+                }
                 let w = where_(f);
                 if info.line_defined == 0 {
                     out.push_str(&format!("\n\t{w}in main chunk"));
+                } else if let Some(name) = i.checked_sub(1).and_then(|c| called_as(&frames[c])) {
+                    out.push_str(&format!("\n\t{w}in {name}"));
                 } else {
                     out.push_str(&format!(
                         "\n\t{w}in function <{}:{}>",
@@ -957,6 +964,21 @@ pub fn traceback(frames: &[Frame<'_>]) -> String {
     }
     out.push_str("\n\t[C]: in ?");
     out
+}
+
+/// How the caller named the function it is calling (`local 'f'`,
+/// `function 'g'` for a global, `method 'm'`, ...), from its call opcode.
+fn called_as(caller: &Frame<'_>) -> Option<String> {
+    let Frame::Lua(f) = caller else { return None };
+    let a = match f.closure.proto.code.get(f.pc.checked_sub(1)?)? {
+        Op::Call { a, .. } | Op::TailCall { a, .. } => *a,
+        _ => return None,
+    };
+    let d = describe::register(f, a)?;
+    Some(match d.strip_prefix("global ") {
+        Some(name) => format!("function {name}"),
+        None => d,
+    })
 }
 
 /// `attempt to <op> a <type> value (<desc>)`.
