@@ -215,15 +215,90 @@ impl<'gc> TableData<'gc> {
         if value.is_nil() {
             return;
         }
-        if self.entries.len() == self.entries.capacity() && self.tombstones * 2 > self.entries.len()
-        {
-            self.compact();
+        if self.entries.len() == self.entries.capacity() {
+            // The hash part is full: first see whether integer keys would
+            // rather live in the array part (PUC-Rio's rehash), so `#`
+            // and iteration behave as in lua5.4.
+            if self.grow_array_if_dense(key) {
+                if let Value::Integer(i) = key {
+                    if i >= 1 && (i as u64) <= self.array.len() as u64 {
+                        self.array[i as usize - 1] = value;
+                        return;
+                    }
+                }
+            }
+            if self.tombstones * 2 > self.entries.len() {
+                self.compact();
+            }
         }
         let pos = self.entries.len() as u32;
         self.entries.push((key, value));
         let entries = &self.entries;
         self.index
             .insert_unique(hash_key(key), pos, |&i| hash_key(entries[i as usize].0));
+    }
+
+    /// PUC-Rio's `computesizes`: the largest power-of-two array size that
+    /// would be more than half full of integer keys (counting `incoming`).
+    /// Grows the array part to it, moving keys over; true if it grew.
+    fn grow_array_if_dense(&mut self, incoming: Value<'gc>) -> bool {
+        fn slice(k: u64) -> usize {
+            // Keys in (2^(s-1), 2^s] count in slice s.
+            (64 - (k - 1).leading_zeros()) as usize
+        }
+        let mut nums = [0usize; 65];
+        let mut total = 0usize;
+        let mut count = |k: u64| {
+            nums[slice(k)] += 1;
+            total += 1;
+        };
+        for (i, v) in self.array.iter().enumerate() {
+            if !v.is_nil() {
+                count(i as u64 + 1);
+            }
+        }
+        for (k, v) in &self.entries {
+            if let (Value::Integer(n), false) = (k, v.is_nil()) {
+                if *n >= 1 {
+                    count(*n as u64);
+                }
+            }
+        }
+        if let Value::Integer(n) = incoming {
+            if n >= 1 {
+                count(n as u64);
+            }
+        }
+        let (mut below, mut optimal) = (0usize, 0usize);
+        let mut twotoi = 1usize;
+        for n in nums.iter() {
+            if total <= twotoi / 2 {
+                break;
+            }
+            below += n;
+            if below > twotoi / 2 {
+                optimal = twotoi;
+            }
+            twotoi = match twotoi.checked_mul(2) {
+                Some(t) => t,
+                None => break,
+            };
+        }
+        if optimal <= self.array.len() {
+            return false;
+        }
+        let old_len = self.array.len();
+        self.array.resize(optimal, Value::Nil);
+        for e in self.entries.iter_mut() {
+            if let Value::Integer(n) = e.0 {
+                if n > old_len as i64 && n as u64 <= optimal as u64 && !e.1.is_nil() {
+                    self.array[n as usize - 1] = e.1;
+                    e.1 = Value::Nil;
+                    self.tombstones += 1;
+                }
+            }
+        }
+        true
     }
 
     /// Drops tombstones and rebuilds the index. Only done when a new key is
@@ -436,6 +511,29 @@ impl<'gc> Table<'gc> {
     /// Reserves room for `n` more array entries (`table.move`, `SetList`).
     pub fn reserve_array(self, ctx: Ctx<'gc>, n: usize) {
         self.0.borrow_mut(ctx.mc).array.reserve(n);
+    }
+
+    /// A table constructor's positional values: stored in the array part
+    /// (nils included, as lua5.4's preallocated array) when they continue
+    /// it, so `#{1, nil, 3}` is 3 as there.
+    pub fn set_list(self, ctx: Ctx<'gc>, first: i64, values: &[Value<'gc>]) {
+        {
+            let mut t = self.0.borrow_mut(ctx.mc);
+            if first >= 1 && first as u64 <= t.array.len() as u64 + 1 {
+                let start = first as usize - 1;
+                let end = start + values.len();
+                if t.array.len() < end {
+                    t.array.resize(end, Value::Nil);
+                }
+                t.array[start..end].copy_from_slice(values);
+                let cap = (t.array.capacity(), t.entries.capacity());
+                t.charge.resize(table_bytes(cap.0, cap.1));
+                return;
+            }
+        }
+        for (i, v) in values.iter().enumerate() {
+            self.set_int(ctx, first + i as i64, *v);
+        }
     }
 
     /// Number of array-part slots, for `table.insert`'s fast path.

@@ -71,16 +71,17 @@ fn abs<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
 }
 
 fn round<'gc>(cx: &mut NCtx<'_, 'gc>, f: fn(f64) -> f64) -> R<'gc> {
-    let v = match cx.check_number(0)? {
+    // Only true integers pass through; strings convert to floats first,
+    // as lua5.4's luaL_checknumber.
+    let v = match cx.arg(0) {
         i @ Value::Integer(_) => i,
-        Value::Number(x) => {
-            let r = f(x);
+        _ => {
+            let r = f(cx.check_float(0)?);
             match float_to_int_exact(r) {
                 Some(i) => Value::Integer(i),
                 None => Value::Number(r),
             }
         }
-        _ => unreachable!("check_number gives numbers"),
     };
     cx.ret1(v)
 }

@@ -673,11 +673,7 @@ impl<'a, 'gc> Exec<'a, 'gc> {
                         let Value::Table(t) = r!(a) else {
                             unreachable!("SetList targets a new table")
                         };
-                        t.reserve_array(ctx, count);
-                        for j in 0..count {
-                            let v = self.th.stack[start + j];
-                            t.set_int(ctx, first + j as i64, v);
-                        }
+                        t.set_list(ctx, first, &self.th.stack[start..start + count]);
                         if n == 0 {
                             let need = base + proto.max_stack as usize;
                             self.th
@@ -1078,11 +1074,9 @@ impl<'a, 'gc> Exec<'a, 'gc> {
         if step == 0.0 {
             return Err(RtError::msg("'for' step is zero"));
         }
-        if (step > 0.0 && init > limit)
-            || (step < 0.0 && init < limit)
-            || limit.is_nan()
-            || init.is_nan()
-        {
+        // lua5.4 skips only when `limit < init` (step > 0) or `init <
+        // limit` (step < 0): with a NaN bound the loop runs once.
+        if (step > 0.0 && limit < init) || (step < 0.0 && init < limit) {
             return Ok(false);
         }
         s[i] = Value::Number(init);
@@ -1103,7 +1097,8 @@ fn for_limit<'gc>(limit: Value<'gc>, step: i64) -> Res<'gc, Option<i64>> {
         _ => return Err(for_error("limit", limit)),
     };
     if f.is_nan() {
-        return Ok(None);
+        // Not coercible and not positive: as a float below the integers.
+        return Ok((step < 0).then_some(i64::MIN));
     }
     let l = if step > 0 { f.floor() } else { f.ceil() };
     // A float beyond the integers: the loop cannot run when it lies past

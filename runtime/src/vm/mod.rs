@@ -614,7 +614,13 @@ impl<'a, 'gc> Exec<'a, 'gc> {
                     base,
                     frames: &self.th.frames,
                     upvalues: &[],
-                    name: short_name(frame.name),
+                    // Named as the original call was: from Lua, the short name.
+                    name: match self.th.frames.last() {
+                        Some(Frame::Lua(f)) if &*f.closure.proto.info.source != "[C]" => {
+                            short_name(frame.name)
+                        }
+                        _ => frame.name,
+                    },
                     state,
                 };
                 step(&mut ncx)?
