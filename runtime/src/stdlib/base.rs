@@ -522,7 +522,17 @@ fn collectgarbage<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
             }
             let r = match opt.as_str() {
                 "step" => Value::Boolean(false),
-                "incremental" | "generational" => cx.ctx.str("incremental"),
+                // The previous mode (the reference build starts in
+                // generational mode); the collector itself is incremental.
+                "incremental" | "generational" => {
+                    let reg = cx.ctx.state.registry;
+                    let prev = match reg.get_str(cx.ctx, "gc.mode") {
+                        Value::Nil => cx.ctx.str("generational"),
+                        m => m,
+                    };
+                    reg.set_str(cx.ctx, "gc.mode", cx.ctx.str(&opt));
+                    prev
+                }
                 _ => Value::Integer(0),
             };
             cx.ret1(r)
@@ -543,7 +553,23 @@ fn collectgarbage<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
             cx.ctx.state.registry.set_str(cx.ctx, "gc.stopped", stopped);
             cx.ret1(Value::Integer(0))
         }
-        "setpause" | "setstepmul" => cx.ret1(Value::Integer(0)),
+        // The previous value (lua5.4's defaults 200 and 100); recorded only.
+        "setpause" | "setstepmul" => {
+            let key = if opt == "setpause" {
+                "gc.pause"
+            } else {
+                "gc.stepmul"
+            };
+            let default = if opt == "setpause" { 200 } else { 100 };
+            let reg = cx.ctx.state.registry;
+            let prev = match reg.get_str(cx.ctx, key) {
+                Value::Nil => Value::Integer(default),
+                v => v,
+            };
+            let new = cx.opt_int(1, 0)?;
+            reg.set_str(cx.ctx, key, Value::Integer(new));
+            cx.ret1(prev)
+        }
         _ => Err(cx.arg_error(0, format!("invalid option '{opt}'"))),
     }
 }

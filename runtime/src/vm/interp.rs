@@ -1062,21 +1062,22 @@ impl<'a, 'gc> Exec<'a, 'gc> {
             s[i + 3] = Value::Integer(init);
             return Ok(true);
         }
-        let Some(init) = init.to_float() else {
-            return Err(for_error("initial value", s[i]));
-        };
+        // lua5.4 checks the limit, then the step, then the initial value.
         let Some(limit) = limit.to_float() else {
             return Err(for_error("limit", s[i + 1]));
         };
         let Some(step) = step.to_float() else {
             return Err(for_error("step", s[i + 2]));
         };
+        let Some(init) = init.to_float() else {
+            return Err(for_error("initial value", s[i]));
+        };
         if step == 0.0 {
             return Err(RtError::msg("'for' step is zero"));
         }
         // lua5.4 skips only when `limit < init` (step > 0) or `init <
         // limit` (step < 0): with a NaN bound the loop runs once.
-        if (step > 0.0 && limit < init) || (step < 0.0 && init < limit) {
+        if (step > 0.0 && limit < init) || (!(step > 0.0) && init < limit) {
             return Ok(false);
         }
         s[i] = Value::Number(init);
