@@ -1077,7 +1077,8 @@ impl<'a, 'gc> Exec<'a, 'gc> {
         }
         // lua5.4 skips only when `limit < init` (step > 0) or `init <
         // limit` (step < 0): with a NaN bound the loop runs once.
-        if (step > 0.0 && limit < init) || (!(step > 0.0) && init < limit) {
+        let ascending = step > 0.0;
+        if (ascending && limit < init) || (!ascending && init < limit) {
             return Ok(false);
         }
         s[i] = Value::Number(init);
