@@ -46,7 +46,7 @@ pub fn error_to_string<'gc>(ctx: Ctx<'gc>, v: Value<'gc>) -> String {
         Value::Integer(_) | Value::Number(_) => {
             vm::tostring_number(ctx, v).to_str_lossy().into_owned()
         }
-        Value::Nil => "nil".into(),
+        Value::Nil => "(error object is a nil value)".into(),
         other => format!("(error object is a {} value)", other.type_name()),
     }
 }
@@ -163,8 +163,9 @@ fn rawget<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
 
 fn rawset<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
     let t = cx.check_table(0)?;
+    // Raised by the core inside this native: no position, as lua5.4.
     t.set(cx.ctx, cx.arg(1), cx.arg(2))
-        .map_err(|e| RtError::msg(e.message()))?;
+        .map_err(|e| RtError::Value(cx.ctx.str(e.message())))?;
     cx.ret1(Value::Table(t))
 }
 

@@ -845,7 +845,14 @@ impl<'a, 'gc> Exec<'a, 'gc> {
 
     fn call_error(&self, f: usize, v: Value<'gc>) -> RtError<'gc> {
         let desc = match self.th.frames.last() {
-            Some(Frame::Lua(fr)) if f >= fr.base => describe::register(fr, (f - fr.base) as u8),
+            Some(Frame::Lua(fr)) if f >= fr.base => {
+                let at = fr.closure.proto.code.get(fr.pc.wrapping_sub(1));
+                if matches!(at, Some(Op::TForCall { .. })) {
+                    Some("for iterator 'for iterator'".to_owned())
+                } else {
+                    describe::register(fr, (f - fr.base) as u8)
+                }
+            }
             _ => None,
         };
         type_error(self.ctx, "call", v, desc)
