@@ -182,26 +182,14 @@ impl StrData {
 impl<'gc> LuaStr<'gc> {
     pub fn new(ctx: Ctx<'gc>, bytes: &[u8]) -> LuaStr<'gc> {
         if bytes.len() <= SHORT_MAX {
-            return Self::intern(
-                ctx.mc,
-                ctx.state.strings,
-                &ctx.state.next_id,
-                &ctx.state.meter,
-                bytes,
-            );
+            return Self::intern_short(ctx, bytes);
         }
         Self::from_boxed(ctx, bytes.into())
     }
 
     pub fn from_boxed(ctx: Ctx<'gc>, bytes: Box<[u8]>) -> LuaStr<'gc> {
         if bytes.len() <= SHORT_MAX {
-            return Self::intern(
-                ctx.mc,
-                ctx.state.strings,
-                &ctx.state.next_id,
-                &ctx.state.meter,
-                &bytes,
-            );
+            return Self::intern_short(ctx, &bytes);
         }
         Self::alloc(
             ctx.mc,
@@ -210,6 +198,11 @@ impl<'gc> LuaStr<'gc> {
             0,
             bytes,
         )
+    }
+
+    fn intern_short(ctx: Ctx<'gc>, bytes: &[u8]) -> LuaStr<'gc> {
+        let s = ctx.state;
+        Self::intern(ctx.mc, s.strings, &s.next_id, &s.meter, bytes)
     }
 
     /// The one short string with these bytes: found, or made and recorded.

@@ -1577,24 +1577,16 @@ impl Compiler {
     }
 
     fn binary(&mut self, op: BinOp, l: &Expr, r: &Expr, dst: u8, line: u32) -> Result<()> {
-        let arith = match op {
-            BinOp::Add => ArithOp::Add,
-            BinOp::Sub => ArithOp::Sub,
-            BinOp::Mul => ArithOp::Mul,
-            BinOp::Div => ArithOp::Div,
-            BinOp::IDiv => ArithOp::IDiv,
-            BinOp::Mod => ArithOp::Mod,
-            BinOp::Pow => ArithOp::Pow,
-            BinOp::BAnd => ArithOp::BAnd,
-            BinOp::BOr => ArithOp::BOr,
-            BinOp::BXor => ArithOp::BXor,
-            BinOp::Shl => ArithOp::Shl,
-            BinOp::Shr => ArithOp::Shr,
+        if let Some(arith) = arith_of(op) {
+            return self.arith_chain(arith, l, r, dst, line);
+        }
+        match op {
+            BinOp::Pow => self.arith_chain(ArithOp::Pow, l, r, dst, line),
             BinOp::Concat => {
                 let b = self.left_operand(l, dst)?;
                 let c = self.expr_any(r)?;
                 self.emit(Op::Concat { a: dst, b, c }, line);
-                return Ok(());
+                Ok(())
             }
             BinOp::And | BinOp::Or => {
                 // dst := l; if dst decides the result, skip r.
@@ -1619,13 +1611,13 @@ impl Compiler {
                     self.emit(Op::Move { a: dst, b: tmp }, line);
                 }
                 self.set_free_reg(save);
-                return Ok(());
+                Ok(())
             }
             BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
                 unreachable!("comparisons are compiled by bool_value")
             }
-        };
-        self.arith_chain(arith, l, r, dst, line)
+            _ => unreachable!("arithmetic operators are handled above"),
+        }
     }
 
     /// An arithmetic operator and the left-associative chain below it
