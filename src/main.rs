@@ -96,7 +96,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             rt.set_global_array("arg", &arg);
             let script_args: Vec<Vec<u8>> = args.into_iter().map(String::into_bytes).collect();
             let source = understudy::runtime::runtime::skip_shebang(&source);
-            match rt.exec(source, &chunkname, &script_args) {
+            let io = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("starting the I/O runtime")?;
+            let result = rt
+                .load(source, &chunkname, &script_args)
+                .and_then(|()| io.block_on(rt.run_until(shutdown_signal())));
+            match result {
                 Ok(()) => Ok(ExitCode::SUCCESS),
                 Err(Error::Runtime { message, traceback }) => {
                     if traceback.is_empty() {
@@ -113,5 +120,30 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
         }
+    }
+}
+
+/// Ctrl-C or SIGTERM: the run stops between two task turns and the
+/// process exits cleanly (output flushed).
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
     }
 }

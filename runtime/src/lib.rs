@@ -6,9 +6,12 @@
 //! at any instruction boundary and the heap then describes it completely.
 
 pub mod compiler;
+pub mod convert;
+pub mod host;
 pub mod lualib;
 pub mod native;
 pub mod runtime;
+pub mod sched;
 pub mod state;
 pub mod stdlib;
 pub mod strings;

@@ -53,6 +53,10 @@ pub enum Action<'gc> {
     /// `os.exit(code)`: stop the whole program; the embedder gets
     /// `Error::Exit` (the host process is never terminated by a script).
     Exit(i32),
+    /// Park the running task until something wakes it (see
+    /// [`crate::sched`]); what it is woken with continues `cont` as a
+    /// callee's results would.
+    Park { cont: Cont<'gc> },
     /// Resume `thread` with `stack[base..]`; its yield or return values (or
     /// error) go to `cont`.
     Resume {

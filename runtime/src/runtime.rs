@@ -1,15 +1,23 @@
-//! The embedding entry point: a [`Runtime`] owns the arena and drives the
-//! executor in slices, collecting garbage between them.
+//! The embedding entry point: a [`Runtime`] owns the arena and the
+//! scheduler's host side, and drives tasks in fuel slices, collecting
+//! garbage between them and waiting on tokio when every task waits.
 
+use std::future::Future;
 use std::io::Write;
 use std::rc::Rc;
+use std::time::{Duration, Instant};
 
 use gc_arena::{Arena, Rootable};
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 
 use crate::compiler;
+use crate::convert::{FromLuaMulti, IntoLuaMulti, LuaValue};
+use crate::host::{Completion, Event};
+use crate::sched::{self, TaskStatus, Waiter};
 use crate::state::{Ctx, MemoryMeter, State};
 use crate::syntax;
-use crate::value::{Closure, Proto, Value};
+use crate::thread::{Thread, ThreadStatus};
+use crate::value::{Closure, Native, Proto, Value};
 use crate::vm::{self, Outcome};
 
 /// Limits and capabilities of a runtime.
@@ -21,6 +29,13 @@ pub struct Config {
     pub fuel: Option<u64>,
     /// Whether `io.open`, `dofile` and `loadfile` may touch files.
     pub allow_files: bool,
+    /// Whether the `net` library may listen and connect.
+    pub allow_net: bool,
+    /// Whether the logical clock is virtual: it stands still while tasks
+    /// run and jumps to the next timer when every task waits, so sleeps
+    /// cost no real time and runs are reproducible. Off, it follows the
+    /// host's monotonic clock.
+    pub virtual_time: bool,
 }
 
 impl Default for Config {
@@ -29,6 +44,8 @@ impl Default for Config {
             memory_limit: 4 << 30,
             fuel: None,
             allow_files: true,
+            allow_net: true,
+            virtual_time: false,
         }
     }
 }
@@ -48,17 +65,51 @@ pub enum Error {
     /// The script called `os.exit(code)`.
     #[error("the script exited with status {code}")]
     Exit { code: i32 },
+    /// Every task waits for another task, and no timer or I/O can wake
+    /// any of them.
+    #[error("deadlock: every task is waiting ({0})")]
+    Deadlock(String),
+    /// A function the embedder named is not a global function.
+    #[error("no function '{0}'")]
+    NoFunction(String),
+    /// Values returned by Lua did not convert to the Rust types asked for.
+    #[error("bad result: {0}")]
+    Conversion(String),
+}
+
+/// A task that ended with an error nobody joined.
+#[derive(Debug, Clone)]
+pub struct TaskFailure {
+    pub task: u64,
+    pub message: String,
+    pub traceback: String,
 }
 
 type Root = Rootable![State<'_>];
 
-/// Instructions run between two garbage-collection steps.
+/// Instructions a task runs per turn before the next ready task gets the
+/// VM (and garbage collection gets a step).
 const SLICE: i64 = 4096;
 /// Instructions granted after `instruction budget exhausted` is raised, for
 /// error handlers to finish.
 const FUEL_GRACE: i64 = 10_000;
+/// Turns between two chances for tokio to make I/O progress while tasks
+/// keep the VM busy.
+const TURNS_PER_POLL: u32 = 32;
 
-/// A Lua 5.4 runtime: one heap, its threads and its standard library.
+/// Where the runtime stands with its limits.
+#[derive(Default)]
+struct Limits {
+    /// Instructions left (None: unlimited).
+    budget: Option<i64>,
+    in_grace: bool,
+    /// An error to raise in the next task that runs.
+    raise: Option<&'static str>,
+    /// Live bytes after the last full collection forced by the limit.
+    collected_at: usize,
+}
+
+/// A Lua 5.4 runtime: one heap, its tasks and its standard library.
 ///
 /// ```
 /// use understudy_runtime::{Config, Runtime};
@@ -73,18 +124,57 @@ const FUEL_GRACE: i64 = 10_000;
 pub struct Runtime {
     arena: Arena<Root>,
     config: Config,
+    completions: UnboundedReceiver<Completion>,
+    /// The logical clock reads `clock_base` at `clock_origin`.
+    clock_origin: Instant,
+    clock_base: u64,
+    limits: Limits,
+    /// The task whose error ends the run (the main chunk).
+    main_task: Option<u64>,
+    on_task_error: Box<dyn FnMut(TaskFailure)>,
 }
+
+/// How a task's turn ended, for the driver.
+enum Turn {
+    Continue,
+    Fatal(Error),
+}
+
+/// Registry key of the task an embedder's `call` waits for (a root, so
+/// its outcome survives until it is taken).
+const AWAITED: &str = "embedder.awaited";
 
 impl Runtime {
     pub fn new(config: Config) -> Runtime {
         let meter = MemoryMeter::new(config.memory_limit);
         let arena = Arena::<Root>::new(|mc| State::new(mc, meter));
-        let mut rt = Runtime { arena, config };
+        let (tx, rx) = unbounded_channel();
+        let mut rt = Runtime {
+            arena,
+            config,
+            completions: rx,
+            clock_origin: Instant::now(),
+            clock_base: 0,
+            limits: Limits::default(),
+            main_task: None,
+            on_task_error: Box::new(|f: TaskFailure| {
+                if f.traceback.is_empty() {
+                    eprintln!("understudy: task {} failed: {}", f.task, f.message);
+                } else {
+                    eprintln!(
+                        "understudy: task {} failed: {}\n{}",
+                        f.task, f.message, f.traceback
+                    );
+                }
+            }),
+        };
         rt.arena.mutate(|mc, state| {
             let ctx = Ctx { mc, state };
             crate::stdlib::open(ctx, &rt.config);
+            state.host.borrow_mut().completions = Some(tx);
         });
         rt.run_prelude();
+        rt.limits.budget = rt.config.fuel.map(|f| f as i64);
         rt
     }
 
@@ -93,7 +183,7 @@ impl Runtime {
     fn run_prelude(&mut self) {
         for (name, source) in crate::stdlib::PRELUDES {
             let proto = compile_chunk(source.as_bytes(), name).expect("the preludes compile");
-            self.arena.mutate(|mc, state| {
+            let id = self.arena.mutate(|mc, state| {
                 let ctx = Ctx { mc, state };
                 let f = load_proto(ctx, &proto);
                 let g = state.globals;
@@ -101,7 +191,7 @@ impl Runtime {
                     Value::Table(t) => t.get_str(ctx, "write"),
                     _ => Value::Nil,
                 };
-                let args = [
+                let args = vec![
                     Value::Table(state.registry),
                     g.get_str(ctx, "tostring"),
                     g.get_str(ctx, "select"),
@@ -109,26 +199,517 @@ impl Runtime {
                     g.get_str(ctx, "type"),
                     g.get_str(ctx, "error"),
                 ];
-                vm::start_call(ctx, f, &args);
+                let task = sched::spawn(ctx, state.main_thread, f, args);
+                let id = task.borrow().id;
+                id
             });
-            let fuel = self.config.fuel.take();
-            self.run().expect("the preludes run");
-            self.config.fuel = fuel;
+            self.main_task = Some(id);
+            self.run_ready().expect("the preludes run");
         }
+        self.main_task = None;
+        // The scripts' tasks count from 1.
+        self.arena
+            .mutate(|mc, state| state.sched.borrow_mut(mc).last_task_id = 0);
     }
 
-    /// Compiles `source` and runs it as the main chunk with `args` as its
-    /// `...`, until it returns. `chunkname` follows Lua's convention
-    /// (`@file.lua`, `=name`), see [`compile_chunk`].
-    pub fn exec(&mut self, source: &[u8], chunkname: &str, args: &[Vec<u8>]) -> Result<(), Error> {
-        let proto = compile_chunk(source, chunkname).map_err(Error::Syntax)?;
+    /// Registers a Rust function under a stable `name` (`"app.greet"`
+    /// becomes the global table `app`'s field `greet`). The name is what a
+    /// checkpoint refers to, so it must not change between versions.
+    ///
+    /// Arguments and results convert with [`FromLuaMulti`] and
+    /// [`IntoLuaMulti`]; an `Err(message)` is raised as a Lua error.
+    pub fn register<A, R, F>(&mut self, name: &'static str, f: F)
+    where
+        A: FromLuaMulti,
+        R: IntoLuaMulti,
+        F: Fn(A) -> Result<R, String> + 'static,
+    {
+        let f: crate::convert::HostFn = Rc::new(move |args| {
+            let a = A::from_lua_multi(args)?;
+            f(a).map(IntoLuaMulti::into_lua_multi)
+        });
         self.arena.mutate(|mc, state| {
+            let ctx = Ctx { mc, state };
+            state.host.borrow_mut().functions.insert(name, f);
+            let native = Native::new(ctx, name, crate::host::call_host, Box::new([ctx.str(name)]));
+            set_global_path(ctx, name, Value::Native(native));
+        });
+    }
+
+    /// Registers an async Rust function under a stable `name`: the calling
+    /// task parks while the future runs on tokio, and other tasks go on.
+    pub fn register_async<A, R, F, Fut>(&mut self, name: &'static str, f: F)
+    where
+        A: FromLuaMulti,
+        R: IntoLuaMulti,
+        F: Fn(A) -> Fut + 'static,
+        Fut: Future<Output = Result<R, String>> + Send + 'static,
+    {
+        let f: crate::convert::AsyncHostFn = Rc::new(move |args| match A::from_lua_multi(args) {
+            Ok(a) => {
+                let fut = f(a);
+                Box::pin(async move { fut.await.map(IntoLuaMulti::into_lua_multi) })
+            }
+            Err(e) => Box::pin(std::future::ready(Err(e))),
+        });
+        self.arena.mutate(|mc, state| {
+            let ctx = Ctx { mc, state };
+            state.host.borrow_mut().async_functions.insert(name, f);
+            let native = Native::new(
+                ctx,
+                name,
+                crate::host::call_host_async,
+                Box::new([ctx.str(name)]),
+            );
+            set_global_path(ctx, name, Value::Native(native));
+        });
+    }
+
+    /// Reports tasks that fail with nobody joining them (the default
+    /// prints the error and traceback to stderr).
+    pub fn on_task_error(&mut self, handler: impl FnMut(TaskFailure) + 'static) {
+        self.on_task_error = Box::new(handler);
+    }
+
+    /// Compiles `source` and queues it as the main task, with `args` as
+    /// its `...`; [`Runtime::run`] runs it. An error escaping the main
+    /// task ends the run (other tasks' errors go to the task error
+    /// handler).
+    pub fn load(&mut self, source: &[u8], chunkname: &str, args: &[Vec<u8>]) -> Result<(), Error> {
+        let proto = compile_chunk(source, chunkname).map_err(Error::Syntax)?;
+        let id = self.arena.mutate(|mc, state| {
             let ctx = Ctx { mc, state };
             let f = load_proto(ctx, &proto);
             let args: Vec<Value> = args.iter().map(|a| ctx.bytes(a)).collect();
-            vm::start_call(ctx, f, &args);
+            let main = state.main_thread;
+            let thread = if main.status() == ThreadStatus::Dead || main.0.borrow().stack.is_empty()
+            {
+                main
+            } else {
+                Thread::new(ctx)
+            };
+            let task = sched::spawn(ctx, thread, f, args);
+            let id = task.borrow().id;
+            id
         });
-        self.run()
+        self.main_task = Some(id);
+        Ok(())
+    }
+
+    /// Compiles `source`, runs it as the main task and keeps running until
+    /// every task has finished. Drives its own single-threaded tokio
+    /// runtime for timers and I/O, so it must not be called from async
+    /// code: there, use [`Runtime::load`] and [`Runtime::run`].
+    pub fn exec(&mut self, source: &[u8], chunkname: &str, args: &[Vec<u8>]) -> Result<(), Error> {
+        self.load(source, chunkname, args)?;
+        self.block_on_run()
+    }
+
+    fn block_on_run(&mut self) -> Result<(), Error> {
+        let io = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a single-threaded tokio runtime starts");
+        io.block_on(self.run())
+    }
+
+    /// Calls the global function `function` (a dotted path such as
+    /// `"app.handle"` works too) as a new task and waits for its results;
+    /// other tasks run meanwhile.
+    pub async fn call<A: IntoLuaMulti, R: FromLuaMulti>(
+        &mut self,
+        function: &str,
+        args: A,
+    ) -> Result<R, Error> {
+        let id = self.spawn(function, args)?;
+        self.arena.mutate(|mc, state| {
+            let ctx = Ctx { mc, state };
+            if let Some(task) = state.sched.borrow().tasks.get(&id) {
+                let handle = crate::stdlib::task::handle(ctx, *task);
+                state.registry.set_str(ctx, AWAITED, handle);
+            }
+        });
+        let outcome = self.drive(Some(id), std::future::pending::<()>()).await?;
+        let values = outcome.ok_or_else(|| Error::Deadlock(String::new()))?;
+        R::from_lua_multi(values).map_err(Error::Conversion)
+    }
+
+    /// [`Runtime::call`] for code that is not async (it drives its own
+    /// single-threaded tokio runtime).
+    pub fn call_blocking<A: IntoLuaMulti, R: FromLuaMulti>(
+        &mut self,
+        function: &str,
+        args: A,
+    ) -> Result<R, Error> {
+        let io = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a single-threaded tokio runtime starts");
+        io.block_on(self.call(function, args))
+    }
+
+    /// Starts the global function `function` with `args` as a new task;
+    /// returns its id. It runs when the runtime runs.
+    pub fn spawn<A: IntoLuaMulti>(&mut self, function: &str, args: A) -> Result<u64, Error> {
+        let args = args.into_lua_multi();
+        self.arena.mutate(|mc, state| {
+            let ctx = Ctx { mc, state };
+            let f = get_global_path(ctx, function);
+            if !f.is_function() {
+                return Err(Error::NoFunction(function.to_owned()));
+            }
+            let args = args.iter().map(|a| a.to_value(ctx)).collect();
+            let task = sched::spawn(ctx, Thread::new(ctx), f, args);
+            let id = task.borrow().id;
+            Ok(id)
+        })
+    }
+
+    /// Runs tasks until none is left. Timers and I/O progress on the
+    /// tokio runtime this is awaited on.
+    pub async fn run(&mut self) -> Result<(), Error> {
+        self.run_until(std::future::pending::<()>()).await
+    }
+
+    /// Runs tasks until none is left or `shutdown` completes (then the
+    /// tasks stay as they are and a later run continues them).
+    pub async fn run_until<F: Future>(&mut self, shutdown: F) -> Result<(), Error> {
+        self.drive(None, shutdown).await.map(|_| ())
+    }
+
+    /// The scheduler loop. With `until`, returns that task's results as
+    /// soon as it is over.
+    async fn drive<F: Future>(
+        &mut self,
+        until: Option<u64>,
+        shutdown: F,
+    ) -> Result<Option<Vec<LuaValue>>, Error> {
+        tokio::pin!(shutdown);
+        let mut turns = 0u32;
+        let result = loop {
+            while let Ok(c) = self.completions.try_recv() {
+                self.complete(c);
+            }
+            let now = self.observe_clock();
+            let ready = self.arena.mutate(|mc, state| {
+                let ctx = Ctx { mc, state };
+                sched::fire_timers(ctx, now);
+                !state.sched.borrow().ready.is_empty()
+            });
+            if ready {
+                match self.turn(until) {
+                    Turn::Continue => {}
+                    Turn::Fatal(e) => break Err(e),
+                }
+                if let Some(values) = self.awaited_outcome(until) {
+                    break values.map(Some);
+                }
+                turns += 1;
+                if turns % TURNS_PER_POLL == 0 {
+                    tokio::select! {
+                        biased;
+                        _ = &mut shutdown => break Ok(None),
+                        _ = tokio::task::yield_now() => {}
+                    }
+                }
+                continue;
+            }
+            let (tasks, deadline, pending) = self.arena.mutate(|mc, state| {
+                let ctx = Ctx { mc, state };
+                let tasks = state.sched.borrow().tasks.len();
+                let deadline = sched::next_deadline(ctx);
+                let pending = state.host.borrow().pending;
+                (tasks, deadline, pending)
+            });
+            if tasks == 0 {
+                break Ok(None);
+            }
+            if deadline.is_none() && pending == 0 {
+                break Err(Error::Deadlock(self.describe_waits()));
+            }
+            if self.config.virtual_time && pending == 0 {
+                if let Some(d) = deadline {
+                    self.arena
+                        .mutate(|mc, state| state.sched.borrow_mut(mc).now = d);
+                }
+                continue;
+            }
+            let sleep = deadline.map(|d| Duration::from_nanos(d.saturating_sub(now)));
+            tokio::select! {
+                biased;
+                _ = &mut shutdown => break Ok(None),
+                c = self.completions.recv() => {
+                    if let Some(c) = c {
+                        self.complete(c);
+                    }
+                }
+                _ = tokio::time::sleep(sleep.unwrap_or_default()), if sleep.is_some() => {}
+            }
+        };
+        self.flush();
+        result
+    }
+
+    /// The outcome of the task a `call` waits for, once it is over.
+    fn awaited_outcome(&mut self, until: Option<u64>) -> Option<Result<Vec<LuaValue>, Error>> {
+        until?;
+        self.arena.mutate(|mc, state| {
+            let ctx = Ctx { mc, state };
+            let Value::UserData(u) = state.registry.get_str(ctx, AWAITED) else {
+                return None;
+            };
+            let crate::sched::UserKind::Task(task) = &u.kind else {
+                return None;
+            };
+            let outcome = task.borrow().outcome.clone()?;
+            state.registry.set_str(ctx, AWAITED, Value::Nil);
+            Some(match outcome {
+                Ok(values) => Ok(values.into_iter().map(LuaValue::from_value).collect()),
+                Err(e) => Err(Error::Runtime {
+                    message: crate::stdlib::base::error_to_string(ctx, e),
+                    traceback: String::new(),
+                }),
+            })
+        })
+    }
+
+    /// Advances the logical clock from the host's (unless it is virtual).
+    fn observe_clock(&mut self) -> u64 {
+        let real = self
+            .clock_base
+            .saturating_add(self.clock_origin.elapsed().as_nanos() as u64);
+        let virtual_time = self.config.virtual_time;
+        self.arena.mutate(|mc, state| {
+            let mut s = state.sched.borrow_mut(mc);
+            if !virtual_time && real > s.now {
+                s.now = real;
+            }
+            s.now
+        })
+    }
+
+    /// Hands a finished host operation to the task waiting for it.
+    fn complete(&mut self, c: Completion) {
+        self.arena.mutate(|mc, state| {
+            let ctx = Ctx { mc, state };
+            {
+                let mut host = state.host.borrow_mut();
+                host.pending = host.pending.saturating_sub(1);
+            }
+            let Some(task) = state.sched.borrow().tasks.get(&c.task).copied() else {
+                return;
+            };
+            let w = Waiter {
+                task,
+                seq: c.seq,
+                case: 0,
+            };
+            if !w.is_live() {
+                return;
+            }
+            let delivery = match c.event {
+                Event::Ready => Ok(Vec::new()),
+                Event::Accepted(Ok((stream, _))) | Event::Connected(Ok(stream)) => {
+                    Ok(vec![crate::stdlib::net::new_conn(ctx, stream)])
+                }
+                Event::Accepted(Err(e)) | Event::Connected(Err(e)) => Ok(vec![
+                    Value::Nil,
+                    ctx.str(&crate::stdlib::net::io_message(&e)),
+                ]),
+                Event::Native(Ok(values)) => Ok(values.iter().map(|v| v.to_value(ctx)).collect()),
+                Event::Native(Err(message)) => Err(ctx.str(&message)),
+            };
+            sched::wake(ctx, w, delivery);
+        });
+    }
+
+    /// Runs ready tasks until none is ready, without waiting for timers or
+    /// I/O (the preludes, error descriptions).
+    fn run_ready(&mut self) -> Result<(), Error> {
+        loop {
+            let ready = self
+                .arena
+                .mutate(|_, state| !state.sched.borrow().ready.is_empty());
+            if !ready {
+                return Ok(());
+            }
+            if let Turn::Fatal(e) = self.turn(None) {
+                return Err(e);
+            }
+        }
+    }
+
+    /// Gives the first ready task one slice of fuel, then collects
+    /// garbage and enforces the limits.
+    ///
+    /// Limits become Lua errors raised where the script stands: past the
+    /// memory limit (after a full collection confirms it) `not enough
+    /// memory`; when the instruction budget runs out, `instruction budget
+    /// exhausted`, with a small grace budget for handlers, after which the
+    /// run ends with [`Error::FuelExhausted`] whatever the script does.
+    fn turn(&mut self, awaited: Option<u64>) -> Turn {
+        let limits = &mut self.limits;
+        if limits.budget.is_some_and(|b| b <= 0) {
+            if limits.in_grace {
+                return Turn::Fatal(Error::FuelExhausted);
+            }
+            limits.in_grace = true;
+            limits.budget = Some(FUEL_GRACE);
+            limits.raise = Some("instruction budget exhausted");
+        }
+        let slice = limits.budget.map_or(SLICE, |b| b.min(SLICE));
+        let mut fuel = slice;
+        let raise = limits.raise.take();
+        let main_task = self.main_task;
+        let mut failure: Option<TaskFailure> = None;
+        let mut describe_object = false;
+        let fatal = self.arena.mutate(|mc, state| {
+            let ctx = Ctx { mc, state };
+            let task = loop {
+                let Some(t) = state.sched.borrow_mut(mc).ready.pop_front() else {
+                    return None;
+                };
+                if !t.borrow().status.is_over() {
+                    break t;
+                }
+            };
+            let (id, chain, delivery) = {
+                let mut t = task.borrow_mut(mc);
+                t.status = TaskStatus::Running;
+                (t.id, std::mem::take(&mut t.chain), t.wake.take())
+            };
+            if let Some(top) = chain.last() {
+                top.0.borrow_mut(mc).status = ThreadStatus::Running;
+            }
+            *state.running.borrow_mut(mc) = chain;
+            state.sched.borrow_mut(mc).current = Some(task);
+            let outcome = vm::execute(ctx, &mut fuel, raise, delivery);
+            state.sched.borrow_mut(mc).current = None;
+            let chain = std::mem::take(&mut *state.running.borrow_mut(mc));
+            let base = chain[0];
+            let status = task.borrow().status;
+            match outcome {
+                Outcome::Pending | Outcome::Parked if status.is_over() => {
+                    // Cancelled by itself: it never runs again.
+                    task.borrow_mut(mc).chain = chain;
+                    crate::stdlib::task::discard_threads(ctx, task);
+                }
+                Outcome::Pending => {
+                    let mut t = task.borrow_mut(mc);
+                    t.chain = chain;
+                    t.status = TaskStatus::Ready;
+                    drop(t);
+                    state.sched.borrow_mut(mc).ready.push_back(task);
+                }
+                Outcome::Parked => {
+                    let mut t = task.borrow_mut(mc);
+                    t.chain = chain;
+                    // Woken already (task.yield): it is queued again.
+                    t.status = if t.wake.is_some() {
+                        TaskStatus::Ready
+                    } else {
+                        TaskStatus::Parked
+                    };
+                }
+                Outcome::Done => {
+                    let values = {
+                        let mut th = base.0.borrow_mut(mc);
+                        let values = std::mem::take(&mut th.stack);
+                        vm::kill_thread(ctx, &mut th);
+                        values
+                    };
+                    sched::finish(ctx, task, TaskStatus::Finished, Ok(values));
+                }
+                Outcome::Exit(code) => return Some(Error::Exit { code }),
+                Outcome::Error(v, traceback) => {
+                    vm::kill_thread(ctx, &mut base.0.borrow_mut(mc));
+                    let joined = sched::finish(ctx, task, TaskStatus::Failed, Err(v));
+                    let ends_run = Some(id) == main_task || Some(id) == awaited;
+                    if ends_run && !ctx.metamethod(v, crate::state::Event::ToString).is_nil() {
+                        // Described by its __tostring, which must run.
+                        state.registry.set_str(ctx, "error.object", v);
+                        describe_object = true;
+                        return None;
+                    }
+                    let message = crate::stdlib::base::error_to_string(ctx, v);
+                    if ends_run {
+                        return Some(Error::Runtime { message, traceback });
+                    }
+                    if !joined {
+                        failure = Some(TaskFailure {
+                            task: id,
+                            message,
+                            traceback,
+                        });
+                    }
+                }
+            }
+            None
+        });
+        if let Some(b) = self.limits.budget.as_mut() {
+            *b -= slice - fuel;
+        }
+        if describe_object {
+            return Turn::Fatal(self.describe_error_object());
+        }
+        if let Some(e) = fatal {
+            return Turn::Fatal(e);
+        }
+        if let Some(f) = failure {
+            (self.on_task_error)(f);
+        }
+        self.collect_and_check_memory()
+    }
+
+    /// A collection step (or the full collection a script asked for),
+    /// then the memory limit.
+    fn collect_and_check_memory(&mut self) -> Turn {
+        let requested = self
+            .arena
+            .mutate(|_, state| state.collect_requested.replace(false));
+        if requested {
+            self.full_collect();
+        } else {
+            self.arena.collect_debt();
+        }
+        let (used, limit) = self.arena.mutate(|_, s| (s.meter.used(), s.meter.limit));
+        let limits = &mut self.limits;
+        if used > limit {
+            // Only live data counts: collect fully before deciding, but
+            // not again until the heap has grown noticeably.
+            if used > limits.collected_at.saturating_add(limit / 8) || used < limits.collected_at {
+                self.full_collect();
+                self.limits.collected_at = self.arena.mutate(|_, s| s.meter.used());
+            }
+            let collected_at = self.limits.collected_at;
+            if collected_at > limit.saturating_add(limit / 2) {
+                // The script went on allocating after `not enough
+                // memory`: stop it before the host runs out.
+                return Turn::Fatal(Error::MemoryExhausted);
+            }
+            if collected_at > limit {
+                self.limits.raise = Some("not enough memory");
+            }
+        } else {
+            limits.collected_at = used;
+        }
+        Turn::Continue
+    }
+
+    /// Which task waits for what, for a deadlock report.
+    fn describe_waits(&self) -> String {
+        self.arena.mutate(|_, state| {
+            let s = state.sched.borrow();
+            let waits: Vec<String> = s
+                .tasks
+                .values()
+                .map(|t| {
+                    let t = t.borrow();
+                    format!("task {} in {}", t.id, t.waiting_on)
+                })
+                .collect();
+            waits.join(", ")
+        })
     }
 
     /// Sets the global `name` to an array of strings (the CLI's `arg`).
@@ -141,94 +722,6 @@ impl Runtime {
             }
             state.globals.set_str(ctx, name, Value::Table(t));
         });
-    }
-
-    /// Drives the executor in slices until the main thread finishes.
-    ///
-    /// Limits become Lua errors raised where the script stands: past the
-    /// memory limit (after a full collection confirms it) `not enough
-    /// memory`; when the instruction budget runs out, `instruction budget
-    /// exhausted`, with a small grace budget for handlers, after which the
-    /// run ends with [`Error::FuelExhausted`] whatever the script does.
-    fn run(&mut self) -> Result<(), Error> {
-        let mut budget = self.config.fuel.map(|f| f as i64);
-        let mut in_grace = false;
-        let mut raise: Option<&str> = None;
-        // Live bytes after the last full collection forced by the limit.
-        let mut collected_at = 0usize;
-        let result = loop {
-            if budget.is_some_and(|b| b <= 0) {
-                if in_grace {
-                    break Err(Error::FuelExhausted);
-                }
-                in_grace = true;
-                budget = Some(FUEL_GRACE);
-                raise = Some("instruction budget exhausted");
-            }
-            let slice = budget.map_or(SLICE, |b| b.min(SLICE));
-            let mut fuel = slice;
-            let mut describe_object = false;
-            let describe_object_flag = &mut describe_object;
-            let outcome = self.arena.mutate(|mc, state| {
-                let describe_object = describe_object_flag;
-                let ctx = Ctx { mc, state };
-                match vm::execute(ctx, &mut fuel, raise.take()) {
-                    Outcome::Pending => None,
-                    Outcome::Done => Some(Ok(())),
-                    Outcome::Exit(code) => Some(Err(Error::Exit { code })),
-                    Outcome::Error(v, traceback) => {
-                        if !ctx.metamethod(v, crate::state::Event::ToString).is_nil() {
-                            // Described by its __tostring, which must run.
-                            state.registry.set_str(ctx, "error.object", v);
-                            *describe_object = true;
-                            return Some(Ok(()));
-                        }
-                        Some(Err(Error::Runtime {
-                            message: crate::stdlib::base::error_to_string(ctx, v),
-                            traceback,
-                        }))
-                    }
-                }
-            });
-            if let Some(b) = budget.as_mut() {
-                *b -= slice - fuel;
-            }
-            if let Some(r) = outcome {
-                if describe_object {
-                    break Err(self.describe_error_object());
-                }
-                break r;
-            }
-            let requested = self
-                .arena
-                .mutate(|_, state| state.collect_requested.replace(false));
-            if requested {
-                self.full_collect();
-            } else {
-                self.arena.collect_debt();
-            }
-            let (used, limit) = self.arena.mutate(|_, s| (s.meter.used(), s.meter.limit));
-            if used > limit {
-                // Only live data counts: collect fully before deciding, but
-                // not again until the heap has grown noticeably.
-                if used > collected_at.saturating_add(limit / 8) || used < collected_at {
-                    self.full_collect();
-                    collected_at = self.arena.mutate(|_, s| s.meter.used());
-                }
-                if collected_at > limit.saturating_add(limit / 2) {
-                    // The script went on allocating after `not enough
-                    // memory`: stop it before the host runs out.
-                    break Err(Error::MemoryExhausted);
-                }
-                if collected_at > limit {
-                    raise = Some("not enough memory");
-                }
-            } else {
-                collected_at = used;
-            }
-        };
-        self.flush();
-        result
     }
 
     /// Sends what the script prints (`print`, `io.write`) to `out` instead
@@ -244,41 +737,42 @@ impl Runtime {
     /// An uncaught error object with `__tostring` is reported by its
     /// string, without a traceback, as lua5.4's standalone interpreter does.
     fn describe_error_object(&mut self) -> Error {
-        self.arena.mutate(|mc, state| {
+        let fallback = || Error::Runtime {
+            message: "(error object is not a string)".to_owned(),
+            traceback: String::new(),
+        };
+        let id = self.arena.mutate(|mc, state| {
             let ctx = Ctx { mc, state };
             let obj = state.registry.get_str(ctx, "error.object");
             state.registry.set_str(ctx, "error.object", Value::Nil);
-            vm::start_call(ctx, state.globals.get_str(ctx, "tostring"), &[obj]);
+            let tostring = state.globals.get_str(ctx, "tostring");
+            let task = sched::spawn(ctx, Thread::new(ctx), tostring, vec![obj]);
+            state
+                .registry
+                .set_str(ctx, AWAITED, crate::stdlib::task::handle(ctx, task));
+            let id = task.borrow().id;
+            id
         });
         // A bounded run: __tostring is the script's code too.
         for _ in 0..1000 {
-            let mut fuel = SLICE;
-            let done = self.arena.mutate(|mc, state| {
-                let ctx = Ctx { mc, state };
-                match vm::execute(ctx, &mut fuel, None) {
-                    Outcome::Pending => None,
-                    Outcome::Done => {
-                        let s = state.main_thread.0.borrow().stack.first().copied();
-                        Some(match s {
-                            Some(Value::String(s)) => s.to_str_lossy().into_owned(),
-                            _ => "(error object is not a string)".to_owned(),
-                        })
-                    }
-                    _ => Some("(error object is not a string)".to_owned()),
-                }
-            });
-            if let Some(message) = done {
-                return Error::Runtime {
-                    message,
-                    traceback: String::new(),
-                };
+            if let Turn::Fatal(_) = self.turn(Some(id)) {
+                return fallback();
             }
-            self.arena.collect_debt();
+            match self.awaited_outcome(Some(id)) {
+                Some(Ok(values)) => {
+                    return match values.first() {
+                        Some(LuaValue::String(s)) => Error::Runtime {
+                            message: String::from_utf8_lossy(s).into_owned(),
+                            traceback: String::new(),
+                        },
+                        _ => fallback(),
+                    }
+                }
+                Some(Err(_)) => return fallback(),
+                None => {}
+            }
         }
-        Error::Runtime {
-            message: "(error object is not a string)".to_owned(),
-            traceback: String::new(),
-        }
+        fallback()
     }
 
     /// A complete collection. Finishing the cycle in progress is not
@@ -299,6 +793,38 @@ impl Runtime {
     /// Bytes of strings and tables currently alive.
     pub fn memory_used(&self) -> usize {
         self.arena.mutate(|_, state| state.meter.used())
+    }
+}
+
+/// The value at a dotted global path (`"app.handle"`), or nil.
+fn get_global_path<'gc>(ctx: Ctx<'gc>, path: &str) -> Value<'gc> {
+    let mut v = Value::Table(ctx.state.globals);
+    for part in path.split('.') {
+        let Value::Table(t) = v else {
+            return Value::Nil;
+        };
+        v = t.get_str(ctx, part);
+    }
+    v
+}
+
+/// Stores `value` at a dotted global path, creating the tables on the way.
+fn set_global_path<'gc>(ctx: Ctx<'gc>, path: &str, value: Value<'gc>) {
+    let mut t = ctx.state.globals;
+    let mut parts = path.split('.').peekable();
+    while let Some(part) = parts.next() {
+        if parts.peek().is_none() {
+            t.set_str(ctx, part, value);
+            return;
+        }
+        t = match t.get_str(ctx, part) {
+            Value::Table(inner) => inner,
+            _ => {
+                let inner = crate::table::Table::new(ctx);
+                t.set_str(ctx, part, Value::Table(inner));
+                inner
+            }
+        };
     }
 }
 

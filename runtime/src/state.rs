@@ -205,6 +205,11 @@ pub struct State<'gc> {
     /// Host side of io file objects.
     #[collect(require_static)]
     pub files: RefCell<crate::stdlib::io::HostFiles>,
+    /// Tasks, timers and the logical clock.
+    pub sched: crate::sched::SchedRef<'gc>,
+    /// Host side of network resources and of async natives.
+    #[collect(require_static)]
+    pub host: RefCell<crate::host::Host>,
 }
 
 /// What every heap operation needs: the mutation handle and the root.
@@ -243,6 +248,7 @@ impl<'gc> Ctx<'gc> {
         match v {
             Value::Table(t) => t.metatable(),
             Value::String(_) => *self.state.string_meta.borrow(),
+            Value::UserData(u) => Some(u.meta),
             _ => None,
         }
     }
@@ -283,6 +289,8 @@ impl<'gc> State<'gc> {
             allow_files: Cell::new(true),
             files: RefCell::new(Default::default()),
             collect_requested: Cell::new(false),
+            sched: Gc::new(mc, RefLock::new(Default::default())),
+            host: RefCell::new(Default::default()),
         }
     }
 }

@@ -29,6 +29,9 @@ pub enum Value<'gc> {
     Closure(Gc<'gc, Closure<'gc>>),
     Native(Gc<'gc, Native<'gc>>),
     Thread(Thread<'gc>),
+    /// Runtime objects with a metatable: task handles, channels, network
+    /// resources.
+    UserData(Gc<'gc, crate::sched::UserData<'gc>>),
 }
 
 impl<'gc> Value<'gc> {
@@ -49,6 +52,7 @@ impl<'gc> Value<'gc> {
             Value::Table(_) => "table",
             Value::Closure(_) | Value::Native(_) => "function",
             Value::Thread(_) => "thread",
+            Value::UserData(_) => "userdata",
         }
     }
 
@@ -72,6 +76,7 @@ impl<'gc> Value<'gc> {
             (Value::Closure(a), Value::Closure(b)) => Gc::ptr_eq(a, b),
             (Value::Native(a), Value::Native(b)) => Gc::ptr_eq(a, b),
             (Value::Thread(a), Value::Thread(b)) => a == b,
+            (Value::UserData(a), Value::UserData(b)) => Gc::ptr_eq(a, b),
             _ => false,
         }
     }
@@ -122,6 +127,7 @@ impl<'gc> Value<'gc> {
             Value::Closure(c) => Some(Gc::as_ptr(c) as usize),
             Value::Native(n) => Some(Gc::as_ptr(n) as usize),
             Value::Thread(t) => Some(t.identity()),
+            Value::UserData(u) => Some(Gc::as_ptr(u) as usize),
             _ => None,
         }
     }

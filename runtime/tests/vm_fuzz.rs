@@ -104,6 +104,8 @@ proptest! {
             memory_limit: 64 << 20,
             fuel: Some(200_000),
             allow_files: false,
+            allow_net: false,
+            ..Config::default()
         });
         rt.set_output(Box::new(SharedBuffer::default()));
         // Any outcome is fine; a panic fails the test.

@@ -73,7 +73,7 @@ fn status<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
 }
 
 fn running<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
-    let main = cx.thread == cx.ctx.state.main_thread;
+    let main = crate::vm::is_base(cx.ctx, cx.thread);
     cx.ret2(Value::Thread(cx.thread), Value::Boolean(main))
 }
 
@@ -82,7 +82,7 @@ fn isyieldable<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
         Value::Thread(t) => t,
         _ => cx.thread,
     };
-    cx.ret1(Value::Boolean(t != cx.ctx.state.main_thread))
+    cx.ret1(Value::Boolean(!crate::vm::is_base(cx.ctx, t)))
 }
 
 fn wrap<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {

@@ -2,14 +2,17 @@
 //! names; [`ALL`] is the registry a checkpoint restore resolves names in.
 
 pub mod base;
+pub mod chan;
 pub mod coroutine;
 pub mod debug;
 pub mod io;
 pub mod math;
+pub mod net;
 pub mod os;
 pub mod package;
 pub mod string;
 pub mod table;
+pub mod task;
 pub mod utf8;
 
 use crate::native::NativeFn;
@@ -38,6 +41,9 @@ pub fn all() -> impl Iterator<Item = &'static (&'static str, NativeFn)> {
         .chain(string::METAMETHODS)
         .chain(table::FUNCTIONS)
         .chain(utf8::FUNCTIONS)
+        .chain(task::FUNCTIONS)
+        .chain(chan::FUNCTIONS)
+        .chain(net::FUNCTIONS)
 }
 
 /// Looks a native up by its stable name.
@@ -82,6 +88,50 @@ fn library<'gc>(
     t
 }
 
+/// The metatable of a kind of userdata: methods are the `functions` named
+/// `{key}.method` (`tostring` becomes `__tostring`), `__name` is `name`.
+/// Kept in the registry under `key`.
+fn class<'gc>(
+    ctx: Ctx<'gc>,
+    key: &str,
+    name: &str,
+    functions: &'static [(&'static str, NativeFn)],
+) -> Table<'gc> {
+    let methods = Table::new(ctx);
+    let meta = Table::new(ctx);
+    let prefix = format!("{key}.");
+    for (full, f) in functions {
+        let Some(method) = full.strip_prefix(&prefix) else {
+            continue;
+        };
+        if method.contains('.') {
+            continue;
+        }
+        if method == "tostring" {
+            meta.set_str(ctx, "__tostring", native(ctx, full, *f));
+        } else {
+            methods.set_str(ctx, method, native(ctx, full, *f));
+        }
+    }
+    meta.set_str(ctx, "__index", Value::Table(methods));
+    meta.set_str(ctx, "__name", ctx.str(name));
+    ctx.state.registry.set_str(ctx, key, Value::Table(meta));
+    meta
+}
+
+/// A userdata of the class registered under `meta_key`.
+pub fn userdata<'gc>(
+    ctx: Ctx<'gc>,
+    meta_key: &str,
+    kind: crate::sched::UserKind<'gc>,
+) -> Value<'gc> {
+    let meta = match ctx.state.registry.get_str(ctx, meta_key) {
+        Value::Table(t) => t,
+        _ => unreachable!("the library registered its class {meta_key}"),
+    };
+    crate::sched::UserData::new(ctx, meta, kind)
+}
+
 pub fn open<'gc>(ctx: Ctx<'gc>, config: &Config) {
     ctx.state.allow_files.set(config.allow_files);
     let g = ctx.state.globals;
@@ -112,5 +162,13 @@ pub fn open<'gc>(ctx: Ctx<'gc>, config: &Config) {
     math::open(ctx);
     string::open(ctx);
     utf8::open(ctx);
+    library(ctx, "task", task::FUNCTIONS);
+    class(ctx, task::HANDLE_META, "task", task::FUNCTIONS);
+    library(ctx, "chan", chan::FUNCTIONS);
+    class(ctx, chan::META, "channel", chan::FUNCTIONS);
+    ctx.state.host.borrow_mut().allow_net = config.allow_net;
+    library(ctx, "net", net::FUNCTIONS);
+    class(ctx, net::LISTENER_META, "listener", net::FUNCTIONS);
+    class(ctx, net::CONN_META, "connection", net::FUNCTIONS);
     base::open_registry(ctx);
 }

@@ -293,6 +293,7 @@ fn pointer_text(v: Value<'_>) -> Vec<u8> {
         | Value::Closure(_)
         | Value::Native(_)
         | Value::Thread(_)
+        | Value::UserData(_)
         | Value::String(_) => format!("0x{:014x}", v.identity().unwrap_or(0)).into_bytes(),
         _ => b"(null)".to_vec(),
     }

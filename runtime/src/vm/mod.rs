@@ -39,7 +39,10 @@ pub const MAX_RESUME_DEPTH: usize = 197;
 pub enum Outcome<'gc> {
     /// Out of fuel for this slice; call again.
     Pending,
-    /// The main thread returned; its results are on its stack.
+    /// The task parked in a native (sleep, channel, join, I/O); what it
+    /// waits for will be delivered when it is woken.
+    Parked,
+    /// The base thread returned; its results are on its stack.
     Done,
     /// An uncaught error, with a traceback of where it was raised.
     Error(Value<'gc>, String),
@@ -50,6 +53,7 @@ pub enum Outcome<'gc> {
 /// What made the interpreter leave a thread.
 enum Leave<'gc> {
     Fuel,
+    Park,
     Exit(i32),
     Finished,
     Yield,
@@ -64,30 +68,29 @@ enum Flow<'gc> {
 
 type Res<'gc, T> = Result<T, RtError<'gc>>;
 
-/// Runs the current thread chain until the main thread finishes, an error
-/// escapes it, or `fuel` runs out.
+/// Runs the current thread chain (`State::running`, a task's base thread
+/// and the coroutines it resumed) until the base thread finishes, an error
+/// escapes it, the task parks, or `fuel` runs out.
 ///
+/// `delivery` is handed to the thread on top first: the arguments of a
+/// base thread that has not started, or what a parked native waited for.
 /// `raise` is an error to raise first in the running thread, at its current
 /// instruction (the runtime's limits: memory, instruction budget).
-pub fn execute<'gc>(ctx: Ctx<'gc>, fuel: &mut i64, raise: Option<&str>) -> Outcome<'gc> {
-    let mut delivery: Option<Result<Vec<Value<'gc>>, Value<'gc>>> = None;
+pub fn execute<'gc>(
+    ctx: Ctx<'gc>,
+    fuel: &mut i64,
+    raise: Option<&str>,
+    delivery: Option<Result<Vec<Value<'gc>>, Value<'gc>>>,
+) -> Outcome<'gc> {
+    let mut delivery = delivery;
     let mut raise = raise.map(RtError::msg);
-    {
-        // A call prepared by `start_call` begins with its arguments
-        // delivered, like a coroutine's first resume.
-        let mut main = ctx.state.main_thread.0.borrow_mut(ctx.mc);
-        if main.status == ThreadStatus::Suspended && main.frames.is_empty() {
-            main.status = ThreadStatus::Running;
-            delivery = Some(Ok(main.stack.split_off(1)));
-        }
-    }
     loop {
         let cur = *ctx
             .state
             .running
             .borrow()
             .last()
-            .expect("the main thread is always running");
+            .expect("a task is running");
         let result = {
             let mut th = cur.0.borrow_mut(ctx.mc);
             let mut ex = Exec {
@@ -100,9 +103,10 @@ pub fn execute<'gc>(ctx: Ctx<'gc>, fuel: &mut i64, raise: Option<&str>) -> Outco
         };
         match result {
             Ok(Leave::Fuel) => return Outcome::Pending,
+            Ok(Leave::Park) => return Outcome::Parked,
             Ok(Leave::Exit(code)) => return Outcome::Exit(code),
             Ok(Leave::Finished) => {
-                if cur == ctx.state.main_thread {
+                if is_base(ctx, cur) {
                     return Outcome::Done;
                 }
                 let values = {
@@ -185,7 +189,7 @@ pub fn execute<'gc>(ctx: Ctx<'gc>, fuel: &mut i64, raise: Option<&str>) -> Outco
                 delivery = Some(Ok(args));
             }
             Err((value, traceback)) => {
-                if cur == ctx.state.main_thread {
+                if is_base(ctx, cur) {
                     return Outcome::Error(value, traceback);
                 }
                 {
@@ -214,9 +218,15 @@ pub fn execute<'gc>(ctx: Ctx<'gc>, fuel: &mut i64, raise: Option<&str>) -> Outco
     }
 }
 
+/// Whether `t` is the base thread of the running task (where a yield has
+/// no resumer to go to and an escaping error ends the task).
+pub fn is_base<'gc>(ctx: Ctx<'gc>, t: Thread<'gc>) -> bool {
+    ctx.state.running.borrow().first() == Some(&t)
+}
+
 /// Marks a finished or failed thread dead, first closing the upvalues
 /// that still point into its stack.
-fn kill_thread<'gc>(ctx: Ctx<'gc>, th: &mut ThreadState<'gc>) {
+pub(crate) fn kill_thread<'gc>(ctx: Ctx<'gc>, th: &mut ThreadState<'gc>) {
     for (slot, u) in th.open_upvalues.drain(..) {
         let v = th.stack.get(slot).copied().unwrap_or(Value::Nil);
         u.borrow_mut(ctx.mc).state = UpvalueState::Closed(v);
@@ -233,20 +243,6 @@ fn pop_running(ctx: Ctx<'_>) {
     if let Some(t) = running.last() {
         t.0.borrow_mut(ctx.mc).status = ThreadStatus::Running;
     }
-}
-
-/// Prepares the main thread to call `f` with `args`.
-pub fn start_call<'gc>(ctx: Ctx<'gc>, f: Value<'gc>, args: &[Value<'gc>]) {
-    let main = ctx.state.main_thread;
-    let mut th = main.0.borrow_mut(ctx.mc);
-    th.stack.clear();
-    th.frames.clear();
-    th.stack.push(f);
-    th.stack.extend_from_slice(args);
-    th.status = ThreadStatus::Suspended;
-    let mut running = ctx.state.running.borrow_mut(ctx.mc);
-    running.clear();
-    running.push(main);
 }
 
 /// The executor's view of one running thread.
@@ -484,8 +480,20 @@ impl<'a, 'gc> Exec<'a, 'gc> {
                 self.call_value(f, nargs, Ret::Values(-1))
             }
             Action::Exit(code) => Ok(Flow::Leave(Leave::Exit(code))),
+            Action::Park { cont } => {
+                let cdepth = self.nested_depth()?;
+                self.th.frames.push(Frame::Native(NativeFrame {
+                    cdepth,
+                    name: call.name,
+                    func: call.func,
+                    base: call.base,
+                    ret: call.ret,
+                    cont,
+                }));
+                Ok(Flow::Leave(Leave::Park))
+            }
             Action::Yield => {
-                if self.cur == self.ctx.state.main_thread {
+                if is_base(self.ctx, self.cur) {
                     return Err(RtError::msg("attempt to yield from outside a coroutine"));
                 }
                 let cdepth = self.nested_depth()?;
@@ -528,7 +536,13 @@ impl<'a, 'gc> Exec<'a, 'gc> {
         };
         let base = frame.base;
         let action = match frame.cont {
-            Cont::Return => Action::Return,
+            Cont::Return => {
+                // A parked native woken with an error raises it.
+                if let Err(e) = status {
+                    return Err(RtError::Value(e));
+                }
+                Action::Return
+            }
             Cont::Pcall | Cont::Xpcall { .. } | Cont::Resume => {
                 match status {
                     Ok(()) => self.th.stack.insert(base, Value::Boolean(true)),
@@ -734,7 +748,7 @@ impl<'a, 'gc> Exec<'a, 'gc> {
                 );
             }
             self.unwind_to(0);
-            if self.cur == self.ctx.state.main_thread {
+            if is_base(self.ctx, self.cur) {
                 self.th.tbc.clear();
             }
             return Err((value, tb));

@@ -1,0 +1,531 @@
+//! The `net` library: TCP listeners and connections as resources. The
+//! heap holds a descriptor ([`Resource`]); the socket lives in the host
+//! table ([`crate::host::Host`]).
+//!
+//! Convention: every operation returns its result on success and
+//! `nil, message` on failure (refused, reset, end of stream as
+//! `"closed"`), like the io library. Misuse (a wrong argument, an already
+//! closed handle) raises an error.
+//!
+//! An operation that cannot finish at once parks the task and waits on
+//! tokio for the socket to become ready, then retries: the VM thread never
+//! blocks, and other tasks run meanwhile.
+
+use std::io::ErrorKind;
+use std::sync::Arc;
+
+use gc_arena::{lock::RefLock, Gc};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::host::{Event, HostConn, HostListener};
+use crate::native::{Action, Cont, NCtx, NativeFn, RtError};
+use crate::sched::{Resource, ResourceKind, UserKind};
+use crate::state::Ctx;
+use crate::value::Value;
+
+use super::task::begin_wait;
+
+type R<'gc> = Result<Action<'gc>, RtError<'gc>>;
+
+pub const FUNCTIONS: &[(&str, NativeFn)] = &[
+    ("net.listen", listen),
+    ("net.connect", connect),
+    ("net.listener.accept", accept),
+    ("net.listener.addr", addr),
+    ("net.listener.close", close),
+    ("net.listener.tostring", tostring),
+    ("net.conn.read", read),
+    ("net.conn.read_line", read_line),
+    ("net.conn.read_exact", read_exact),
+    ("net.conn.write", write),
+    ("net.conn.close", close),
+    ("net.conn.peer", addr),
+    ("net.conn.tostring", tostring),
+    ("net.conn.read.retry", read_retry),
+    ("net.conn.write.retry", write_retry),
+];
+
+pub const LISTENER_META: &str = "net.listener";
+pub const CONN_META: &str = "net.conn";
+
+/// The message of operations on connections a failover cut.
+pub const LOST: &str = "connection lost in failover";
+
+/// Largest single read (bytes).
+const READ_CHUNK: usize = 64 * 1024;
+
+type ResourceRef<'gc> = Gc<'gc, RefLock<Resource>>;
+
+fn check_resource<'gc>(
+    cx: &NCtx<'_, 'gc>,
+    i: usize,
+    kind: ResourceKind,
+) -> Result<ResourceRef<'gc>, RtError<'gc>> {
+    let expected = match kind {
+        ResourceKind::Listener => "listener",
+        ResourceKind::Conn => "connection",
+    };
+    let r = match cx.arg(i) {
+        Value::UserData(u) => match &u.kind {
+            UserKind::Resource(r) if r.borrow().kind == kind => *r,
+            _ => return Err(cx.type_error(i, expected)),
+        },
+        _ => return Err(cx.type_error(i, expected)),
+    };
+    if r.borrow().closed {
+        return Err(RtError::msg(format!("attempt to use a closed {expected}")));
+    }
+    Ok(r)
+}
+
+fn check_net<'gc>(cx: &NCtx<'_, 'gc>) -> Result<(), RtError<'gc>> {
+    if cx.ctx.state.host.borrow().allow_net {
+        Ok(())
+    } else {
+        Err(RtError::msg("network access is disabled in this runtime"))
+    }
+}
+
+fn fail<'gc>(cx: &mut NCtx<'_, 'gc>, msg: &str) -> R<'gc> {
+    let m = cx.ctx.str(msg);
+    cx.ret2(Value::Nil, m)
+}
+
+pub fn io_message(e: &std::io::Error) -> String {
+    match e.kind() {
+        ErrorKind::ConnectionRefused => "connection refused".to_owned(),
+        ErrorKind::ConnectionReset => "connection reset".to_owned(),
+        ErrorKind::BrokenPipe | ErrorKind::NotConnected => "closed".to_owned(),
+        _ => {
+            let s = e.to_string();
+            match s.find(" (os error") {
+                Some(i) => s[..i].to_owned(),
+                None => s,
+            }
+        }
+    }
+}
+
+fn descriptor<'gc>(ctx: Ctx<'gc>, kind: ResourceKind, host_id: u64, addr: String) -> Value<'gc> {
+    let meta = match kind {
+        ResourceKind::Listener => LISTENER_META,
+        ResourceKind::Conn => CONN_META,
+    };
+    let r = Gc::new(
+        ctx.mc,
+        RefLock::new(Resource {
+            kind,
+            host_id,
+            addr,
+            closed: false,
+        }),
+    );
+    super::userdata(ctx, meta, UserKind::Resource(r))
+}
+
+/// Registers an accepted or connected stream and makes its descriptor.
+pub fn new_conn<'gc>(ctx: Ctx<'gc>, stream: TcpStream) -> Value<'gc> {
+    let _ = stream.set_nodelay(true);
+    let peer = stream
+        .peer_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    let id = {
+        let mut host = ctx.state.host.borrow_mut();
+        let id = host.next_id();
+        host.conns.insert(
+            id,
+            HostConn {
+                stream: Arc::new(stream),
+                rbuf: Vec::new(),
+                rpos: 0,
+                wbuf: Vec::new(),
+                read_mode: ReadMode::Any(0),
+                closer: Arc::new(tokio::sync::Notify::new()),
+            },
+        );
+        id
+    };
+    descriptor(ctx, ResourceKind::Conn, id, peer)
+}
+
+fn listen<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
+    check_net(cx)?;
+    let addr = cx.check_str(0)?.to_str_lossy().into_owned();
+    let bound = std::net::TcpListener::bind(&addr).and_then(|l| {
+        l.set_nonblocking(true)?;
+        let local = l.local_addr()?;
+        Ok((TcpListener::from_std(l)?, local))
+    });
+    let (listener, local) = match bound {
+        Ok(b) => b,
+        Err(e) => return fail(cx, &format!("cannot listen on {addr}: {}", io_message(&e))),
+    };
+    let id = {
+        let mut host = cx.ctx.state.host.borrow_mut();
+        let id = host.next_id();
+        host.listeners.insert(
+            id,
+            HostListener {
+                listener: Arc::new(listener),
+                closer: Arc::new(tokio::sync::Notify::new()),
+            },
+        );
+        id
+    };
+    let v = descriptor(cx.ctx, ResourceKind::Listener, id, local.to_string());
+    cx.ret1(v)
+}
+
+fn accept<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
+    let r = check_resource(cx, 0, ResourceKind::Listener)?;
+    let host_id = r.borrow().host_id;
+    let Some((listener, closer)) = cx
+        .ctx
+        .state
+        .host
+        .borrow()
+        .listeners
+        .get(&host_id)
+        .map(|l| (l.listener.clone(), l.closer.clone()))
+    else {
+        return fail(cx, LOST);
+    };
+    let w = begin_wait(cx, "accept")?;
+    let id = w.task.borrow().id;
+    cx.ctx
+        .state
+        .host
+        .borrow_mut()
+        .spawn(id, w.seq, async move {
+            tokio::select! {
+                r = listener.accept() => Event::Accepted(r),
+                _ = closer.notified() => Event::Accepted(Err(ErrorKind::NotConnected.into())),
+            }
+        });
+    cx.clear();
+    Ok(Action::Park { cont: Cont::Return })
+}
+
+fn connect<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
+    check_net(cx)?;
+    let addr = cx.check_str(0)?.to_str_lossy().into_owned();
+    let w = begin_wait(cx, "connect")?;
+    let id = w.task.borrow().id;
+    cx.ctx
+        .state
+        .host
+        .borrow_mut()
+        .spawn(id, w.seq, async move { Event::Connected(TcpStream::connect(addr).await) });
+    cx.clear();
+    Ok(Action::Park { cont: Cont::Return })
+}
+
+fn addr<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
+    let r = match cx.arg(0) {
+        Value::UserData(u) => match &u.kind {
+            UserKind::Resource(r) => *r,
+            _ => return Err(cx.type_error(0, "connection")),
+        },
+        _ => return Err(cx.type_error(0, "connection")),
+    };
+    let a = r.borrow().addr.clone();
+    let v = cx.ctx.str(&a);
+    cx.ret1(v)
+}
+
+fn close<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
+    let r = match cx.arg(0) {
+        Value::UserData(u) => match &u.kind {
+            UserKind::Resource(r) => *r,
+            _ => return Err(cx.type_error(0, "connection")),
+        },
+        _ => return Err(cx.type_error(0, "connection")),
+    };
+    let (kind, id, was_closed) = {
+        let mut res = r.borrow_mut(cx.ctx.mc);
+        let was = res.closed;
+        res.closed = true;
+        (res.kind, res.host_id, was)
+    };
+    if !was_closed {
+        let mut host = cx.ctx.state.host.borrow_mut();
+        match kind {
+            ResourceKind::Listener => {
+                if let Some(l) = host.listeners.remove(&id) {
+                    l.closer.notify_waiters();
+                }
+            }
+            ResourceKind::Conn => {
+                if let Some(c) = host.conns.remove(&id) {
+                    // Ends any wait still holding the socket, so it closes now.
+                    c.closer.notify_waiters();
+                }
+            }
+        }
+    }
+    cx.ret1(Value::Boolean(true))
+}
+
+fn tostring<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
+    let Value::UserData(u) = cx.arg(0) else {
+        return Err(cx.type_error(0, "connection"));
+    };
+    let UserKind::Resource(r) = &u.kind else {
+        return Err(cx.type_error(0, "connection"));
+    };
+    let r = r.borrow();
+    let kind = match r.kind {
+        ResourceKind::Listener => "listener",
+        ResourceKind::Conn => "connection",
+    };
+    let state = if r.closed { " (closed)" } else { "" };
+    let text = format!("{kind} {}{state}", r.addr);
+    drop(r);
+    let v = cx.ctx.str(&text);
+    cx.ret1(v)
+}
+
+/// What a parked read is waiting to complete.
+#[derive(Debug, Clone, Copy)]
+pub enum ReadMode {
+    /// Up to n bytes (at least one).
+    Any(usize),
+    /// A line, without its `\n` (or `\r\n`).
+    Line,
+    /// Exactly n bytes.
+    Exact(usize),
+}
+
+enum ReadResult {
+    Data(Vec<u8>),
+    Closed,
+    Failed(String),
+    WouldBlock,
+}
+
+/// Serves `mode` from the buffer, reading from the socket (without
+/// blocking) as long as it needs more.
+fn try_read(conn: &mut HostConn, mode: ReadMode) -> ReadResult {
+    loop {
+        let buf = conn.buffered();
+        let ready = match mode {
+            ReadMode::Any(n) if !buf.is_empty() => Some((n.min(buf.len()), 0)),
+            ReadMode::Line => buf.iter().position(|&b| b == b'\n').map(|i| {
+                let cr = usize::from(i > 0 && buf[i - 1] == b'\r');
+                (i - cr, cr + 1)
+            }),
+            ReadMode::Exact(n) if buf.len() >= n => Some((n, 0)),
+            _ => None,
+        };
+        if let Some((take, skip)) = ready {
+            let data = buf[..take].to_vec();
+            conn.consume(take + skip);
+            return ReadResult::Data(data);
+        }
+        let start = conn.rbuf.len();
+        conn.rbuf.resize(start + READ_CHUNK, 0);
+        let r = conn.stream.try_read(&mut conn.rbuf[start..]);
+        match r {
+            Ok(0) => {
+                conn.rbuf.truncate(start);
+                let rest = conn.buffered();
+                if matches!(mode, ReadMode::Line) && !rest.is_empty() {
+                    let data = rest.to_vec();
+                    conn.consume(data.len());
+                    return ReadResult::Data(data);
+                }
+                return ReadResult::Closed;
+            }
+            Ok(n) => conn.rbuf.truncate(start + n),
+            Err(e) => {
+                conn.rbuf.truncate(start);
+                if e.kind() == ErrorKind::WouldBlock {
+                    return ReadResult::WouldBlock;
+                }
+                return ReadResult::Failed(io_message(&e));
+            }
+        }
+    }
+}
+
+fn read_with<'gc>(cx: &mut NCtx<'_, 'gc>, conn_value: Value<'gc>, mode: ReadMode) -> R<'gc> {
+    let r = check_resource(cx, 0, ResourceKind::Conn)?;
+    let id = r.borrow().host_id;
+    let result = {
+        let mut host = cx.ctx.state.host.borrow_mut();
+        match host.conns.get_mut(&id) {
+            Some(conn) => try_read(conn, mode),
+            None => ReadResult::Failed(LOST.to_owned()),
+        }
+    };
+    match result {
+        ReadResult::Data(d) => {
+            let v = cx.ctx.bytes(&d);
+            cx.ret1(v)
+        }
+        ReadResult::Closed => fail(cx, "closed"),
+        ReadResult::Failed(m) => fail(cx, &m),
+        ReadResult::WouldBlock => {
+            let w = begin_wait(cx, "read")?;
+            let task = w.task.borrow().id;
+            let mut host = cx.ctx.state.host.borrow_mut();
+            let Some(conn) = host.conns.get_mut(&id) else {
+                unreachable!("the connection was just read")
+            };
+            conn.read_mode = mode;
+            let stream = conn.stream.clone();
+            let closer = conn.closer.clone();
+            host.spawn(task, w.seq, async move {
+                tokio::select! {
+                    _ = stream.readable() => {}
+                    _ = closer.notified() => {}
+                }
+                Event::Ready
+            });
+            drop(host);
+            cx.clear();
+            Ok(Action::Park {
+                cont: Cont::Step {
+                    step: read_retry,
+                    state: conn_value,
+                },
+            })
+        }
+    }
+}
+
+/// Continues a parked read: the socket is readable (or closed).
+fn read_retry<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
+    let conn = cx.state;
+    cx.clear();
+    cx.push(conn);
+    let mode = match check_resource(cx, 0, ResourceKind::Conn) {
+        Ok(r) => {
+            let id = r.borrow().host_id;
+            let host = cx.ctx.state.host.borrow();
+            match host.conns.get(&id) {
+                Some(c) => c.read_mode,
+                None => return fail(cx, LOST),
+            }
+        }
+        Err(_) => return fail(cx, "closed"),
+    };
+    read_with(cx, conn, mode)
+}
+
+fn read<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
+    let max = cx.opt_int(1, READ_CHUNK as i64)?;
+    if max <= 0 {
+        return Err(cx.arg_error(1, "size must be positive"));
+    }
+    read_with(cx, cx.arg(0), ReadMode::Any(max as usize))
+}
+
+fn read_line<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
+    read_with(cx, cx.arg(0), ReadMode::Line)
+}
+
+fn read_exact<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
+    let n = cx.check_int(1)?;
+    let n = usize::try_from(n).map_err(|_| cx.arg_error(1, "size must be >= 0"))?;
+    read_with(cx, cx.arg(0), ReadMode::Exact(n))
+}
+
+enum WriteResult {
+    Done,
+    Failed(String),
+    WouldBlock,
+}
+
+/// Writes what is queued without blocking.
+fn flush_queued(conn: &mut HostConn) -> WriteResult {
+    while !conn.wbuf.is_empty() {
+        match conn.stream.try_write(&conn.wbuf) {
+            Ok(0) => return WriteResult::Failed("closed".to_owned()),
+            Ok(n) => {
+                conn.wbuf.drain(..n);
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return WriteResult::WouldBlock,
+            Err(e) => {
+                conn.wbuf.clear();
+                return WriteResult::Failed(io_message(&e));
+            }
+        }
+    }
+    WriteResult::Done
+}
+
+fn write_queued<'gc>(cx: &mut NCtx<'_, 'gc>, conn_value: Value<'gc>, id: u64) -> R<'gc> {
+    let result = {
+        let mut host = cx.ctx.state.host.borrow_mut();
+        match host.conns.get_mut(&id) {
+            Some(conn) => flush_queued(conn),
+            None => WriteResult::Failed(LOST.to_owned()),
+        }
+    };
+    match result {
+        WriteResult::Done => cx.ret1(Value::Boolean(true)),
+        WriteResult::Failed(m) => fail(cx, &m),
+        WriteResult::WouldBlock => {
+            let w = begin_wait(cx, "write")?;
+            let task = w.task.borrow().id;
+            let mut host = cx.ctx.state.host.borrow_mut();
+            let Some(conn) = host.conns.get_mut(&id) else {
+                unreachable!("the connection was just written")
+            };
+            let stream = conn.stream.clone();
+            let closer = conn.closer.clone();
+            host.spawn(task, w.seq, async move {
+                tokio::select! {
+                    _ = stream.writable() => {}
+                    _ = closer.notified() => {}
+                }
+                Event::Ready
+            });
+            drop(host);
+            cx.clear();
+            Ok(Action::Park {
+                cont: Cont::Step {
+                    step: write_retry,
+                    state: conn_value,
+                },
+            })
+        }
+    }
+}
+
+/// `conn:write(s, ...)`: writes every argument (strings or numbers);
+/// returns true once all of it is handed to the OS.
+fn write<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
+    let r = check_resource(cx, 0, ResourceKind::Conn)?;
+    let id = r.borrow().host_id;
+    let conn_value = cx.arg(0);
+    {
+        let mut parts = Vec::with_capacity(cx.nargs().saturating_sub(1));
+        for i in 1..cx.nargs() {
+            parts.push(cx.check_str(i)?);
+        }
+        let mut host = cx.ctx.state.host.borrow_mut();
+        if let Some(conn) = host.conns.get_mut(&id) {
+            for p in parts {
+                conn.wbuf.extend_from_slice(p.as_bytes());
+            }
+        }
+    }
+    write_queued(cx, conn_value, id)
+}
+
+/// Continues a parked write: the socket is writable (or closed).
+fn write_retry<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
+    let conn = cx.state;
+    cx.clear();
+    cx.push(conn);
+    match check_resource(cx, 0, ResourceKind::Conn) {
+        Ok(r) => {
+            let id = r.borrow().host_id;
+            write_queued(cx, conn, id)
+        }
+        Err(_) => fail(cx, "closed"),
+    }
+}
