@@ -1,14 +1,42 @@
 //! Understudy: a Lua 5.4 runtime whose live state is meant to follow it to a
-//! hot-standby replica. This facade re-exports the crates of the workspace.
+//! hot-standby replica. This facade re-exports the crates of the workspace
+//! and is the embedding API.
 //!
 //! ```
 //! use understudy::{Config, Runtime};
 //!
 //! let mut rt = Runtime::new(Config::default());
-//! rt.exec(b"local x = 6 * 7 assert(x == 42)", "=example", &[]).unwrap();
+//! rt.register("app.double", |x: i64| Ok(x * 2));
+//! rt.exec(b"function answer() return app.double(21) end", "=example", &[]).unwrap();
+//! let n: i64 = rt.call_blocking("answer", ()).unwrap();
+//! assert_eq!(n, 42);
+//! ```
+//!
+//! In async code, load a chunk and drive the scheduler on your tokio
+//! runtime (a current-thread one: the runtime is not `Send`):
+//!
+//! ```
+//! use understudy::{Config, Runtime};
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! let mut rt = Runtime::new(Config { virtual_time: true, ..Config::default() });
+//! rt.register_async("app.fetch", |key: String| async move {
+//!     tokio::task::yield_now().await;
+//!     Ok(format!("value of {key}"))
+//! });
+//! rt.load(b"ticks = 0 task.spawn(function() while true do task.sleep(1) ticks = ticks + 1 end end)", "=main", &[]).unwrap();
+//! let v: String = rt.call("app.fetch", "k").await.unwrap();
+//! assert_eq!(v, "value of k");
+//! // A server runs until told to stop; a later run continues it.
+//! rt.run_until(tokio::task::yield_now()).await.unwrap();
+//! # });
 //! ```
 
 pub use understudy_runtime as runtime;
+pub use understudy_runtime::convert::{
+    FromLua, FromLuaMulti, IntoLua, IntoLuaMulti, LuaValue, MultiValue,
+};
+pub use understudy_runtime::runtime::TaskFailure;
 pub use understudy_runtime::{Config, Error, Runtime};
 
 /// The README's Rust examples run as doc tests, so they stay true.

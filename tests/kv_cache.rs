@@ -314,9 +314,15 @@ fn malformed_input_gets_an_error_and_the_server_lives_on() {
     let mut server = Server::start();
     let cases: &[(&[u8], &str)] = &[
         (b"*abc\r\n", "ERR Protocol error: invalid multibulk length"),
-        (b"*1\r\nGET\r\n", "ERR Protocol error: expected '$', got 'G'"),
+        (
+            b"*1\r\nGET\r\n",
+            "ERR Protocol error: expected '$', got 'G'",
+        ),
         (b"*1\r\n$-5\r\n", "ERR Protocol error: invalid bulk length"),
-        (b"*1\r\n$3\r\nGETxx", "ERR Protocol error: bulk string not terminated by CRLF"),
+        (
+            b"*1\r\n$3\r\nGETxx",
+            "ERR Protocol error: bulk string not terminated by CRLF",
+        ),
     ];
     for (bytes, expected) in cases {
         let mut c = server.connect();

@@ -241,14 +241,12 @@ fn an_error_in_the_main_task_ends_the_run() {
 
 #[test]
 fn deadlock_is_an_error_naming_the_waits() {
-    let (out, result) = run(
-        r#"
+    let (out, result) = run(r#"
         local a, b = chan.new(), chan.new()
         task.spawn(function() a:recv() end)
         print("waiting")
         b:recv()
-        "#,
-    );
+        "#);
     assert_eq!(out, "waiting\n");
     match result {
         Err(Error::Deadlock(waits)) => {

@@ -120,12 +120,6 @@ impl FromLua for LuaValue {
     }
 }
 
-impl IntoLua for () {
-    fn into_lua(self) -> LuaValue {
-        LuaValue::Nil
-    }
-}
-
 impl IntoLua for bool {
     fn into_lua(self) -> LuaValue {
         LuaValue::Boolean(self)
@@ -295,6 +289,19 @@ impl<T: IntoLua> IntoLuaMulti for T {
 impl<T: FromLua> FromLuaMulti for T {
     fn from_lua_multi(values: Vec<LuaValue>) -> Result<Self, String> {
         T::from_lua(values.into_iter().next().unwrap_or(LuaValue::Nil))
+    }
+}
+
+/// No values: no arguments, or results that are ignored.
+impl IntoLuaMulti for () {
+    fn into_lua_multi(self) -> Vec<LuaValue> {
+        Vec::new()
+    }
+}
+
+impl FromLuaMulti for () {
+    fn from_lua_multi(_: Vec<LuaValue>) -> Result<Self, String> {
+        Ok(())
     }
 }
 

@@ -117,7 +117,9 @@ pub fn call_host<'gc>(
         host.functions.get(name.as_str()).cloned()
     };
     let Some(f) = f else {
-        return Err(crate::native::RtError::msg("function not registered in this runtime"));
+        return Err(crate::native::RtError::msg(
+            "function not registered in this runtime",
+        ));
     };
     let args = cx.args().iter().map(|v| LuaValue::from_value(*v)).collect();
     let results = f(args).map_err(crate::native::RtError::msg)?;
@@ -135,9 +137,18 @@ pub fn call_host_async<'gc>(
     cx: &mut crate::native::NCtx<'_, 'gc>,
 ) -> Result<crate::native::Action<'gc>, crate::native::RtError<'gc>> {
     let name = registered_name(cx)?;
-    let f = cx.ctx.state.host.borrow().async_functions.get(name.as_str()).cloned();
+    let f = cx
+        .ctx
+        .state
+        .host
+        .borrow()
+        .async_functions
+        .get(name.as_str())
+        .cloned();
     let Some(f) = f else {
-        return Err(crate::native::RtError::msg("function not registered in this runtime"));
+        return Err(crate::native::RtError::msg(
+            "function not registered in this runtime",
+        ));
     };
     let args = cx.args().iter().map(|v| LuaValue::from_value(*v)).collect();
     let future = f(args);
@@ -156,6 +167,8 @@ fn registered_name<'gc>(
 ) -> Result<String, crate::native::RtError<'gc>> {
     match cx.upvalues.first() {
         Some(crate::value::Value::String(s)) => Ok(s.to_str_lossy().into_owned()),
-        _ => Err(crate::native::RtError::msg("a registered function lost its name")),
+        _ => Err(crate::native::RtError::msg(
+            "a registered function lost its name",
+        )),
     }
 }

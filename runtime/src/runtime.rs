@@ -405,7 +405,7 @@ impl Runtime {
                     break values.map(Some);
                 }
                 turns += 1;
-                if turns % TURNS_PER_POLL == 0 {
+                if turns.is_multiple_of(TURNS_PER_POLL) {
                     tokio::select! {
                         biased;
                         _ = &mut shutdown => break Ok(None),
@@ -427,12 +427,21 @@ impl Runtime {
             if deadline.is_none() && pending == 0 {
                 break Err(Error::Deadlock(self.describe_waits()));
             }
-            if self.config.virtual_time && pending == 0 {
+            if self.config.virtual_time {
                 if let Some(d) = deadline {
+                    // Time passes only when nothing can run: first let
+                    // tokio finish the I/O that is ready, then jump.
+                    if pending > 0 {
+                        tokio::task::yield_now().await;
+                        if let Ok(c) = self.completions.try_recv() {
+                            self.complete(c);
+                            continue;
+                        }
+                    }
                     self.arena
                         .mutate(|mc, state| state.sched.borrow_mut(mc).now = d);
+                    continue;
                 }
-                continue;
             }
             let sleep = deadline.map(|d| Duration::from_nanos(d.saturating_sub(now)));
             tokio::select! {
@@ -566,9 +575,7 @@ impl Runtime {
         let fatal = self.arena.mutate(|mc, state| {
             let ctx = Ctx { mc, state };
             let task = loop {
-                let Some(t) = state.sched.borrow_mut(mc).ready.pop_front() else {
-                    return None;
-                };
+                let t = state.sched.borrow_mut(mc).ready.pop_front()?;
                 if !t.borrow().status.is_over() {
                     break t;
                 }

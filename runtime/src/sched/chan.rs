@@ -124,10 +124,7 @@ pub fn close<'gc>(ctx: Ctx<'gc>, ch: Channel<'gc>) -> Result<(), &'static str> {
             return Err("close of closed channel");
         }
         c.closed = true;
-        (
-            std::mem::take(&mut c.recvq),
-            std::mem::take(&mut c.sendq),
-        )
+        (std::mem::take(&mut c.recvq), std::mem::take(&mut c.sendq))
     };
     for w in recvq {
         wake(ctx, w, Ok(recv_delivery(w.case, Value::Nil, false)));

@@ -51,7 +51,7 @@ impl std::fmt::Debug for UserData<'_> {
 }
 
 impl<'gc> UserData<'gc> {
-    pub fn new(ctx: Ctx<'gc>, meta: Table<'gc>, kind: UserKind<'gc>) -> Value<'gc> {
+    pub fn new_value(ctx: Ctx<'gc>, meta: Table<'gc>, kind: UserKind<'gc>) -> Value<'gc> {
         Value::UserData(Gc::new(
             ctx.mc,
             UserData {

@@ -129,7 +129,7 @@ pub fn userdata<'gc>(
         Value::Table(t) => t,
         _ => unreachable!("the library registered its class {meta_key}"),
     };
-    crate::sched::UserData::new(ctx, meta, kind)
+    crate::sched::UserData::new_value(ctx, meta, kind)
 }
 
 pub fn open<'gc>(ctx: Ctx<'gc>, config: &Config) {

@@ -193,16 +193,12 @@ fn accept<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
     };
     let w = begin_wait(cx, "accept")?;
     let id = w.task.borrow().id;
-    cx.ctx
-        .state
-        .host
-        .borrow_mut()
-        .spawn(id, w.seq, async move {
-            tokio::select! {
-                r = listener.accept() => Event::Accepted(r),
-                _ = closer.notified() => Event::Accepted(Err(ErrorKind::NotConnected.into())),
-            }
-        });
+    cx.ctx.state.host.borrow_mut().spawn(id, w.seq, async move {
+        tokio::select! {
+            r = listener.accept() => Event::Accepted(r),
+            _ = closer.notified() => Event::Accepted(Err(ErrorKind::NotConnected.into())),
+        }
+    });
     cx.clear();
     Ok(Action::Park { cont: Cont::Return })
 }
@@ -212,11 +208,9 @@ fn connect<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
     let addr = cx.check_str(0)?.to_str_lossy().into_owned();
     let w = begin_wait(cx, "connect")?;
     let id = w.task.borrow().id;
-    cx.ctx
-        .state
-        .host
-        .borrow_mut()
-        .spawn(id, w.seq, async move { Event::Connected(TcpStream::connect(addr).await) });
+    cx.ctx.state.host.borrow_mut().spawn(id, w.seq, async move {
+        Event::Connected(TcpStream::connect(addr).await)
+    });
     cx.clear();
     Ok(Action::Park { cont: Cont::Return })
 }
@@ -323,12 +317,11 @@ fn try_read(conn: &mut HostConn, mode: ReadMode) -> ReadResult {
             conn.consume(take + skip);
             return ReadResult::Data(data);
         }
-        let start = conn.rbuf.len();
-        conn.rbuf.resize(start + READ_CHUNK, 0);
-        let r = conn.stream.try_read(&mut conn.rbuf[start..]);
+        // Reading into spare capacity spares zeroing a chunk per read.
+        conn.rbuf.reserve(READ_CHUNK);
+        let r = conn.stream.try_read_buf(&mut conn.rbuf);
         match r {
             Ok(0) => {
-                conn.rbuf.truncate(start);
                 let rest = conn.buffered();
                 if matches!(mode, ReadMode::Line) && !rest.is_empty() {
                     let data = rest.to_vec();
@@ -337,9 +330,8 @@ fn try_read(conn: &mut HostConn, mode: ReadMode) -> ReadResult {
                 }
                 return ReadResult::Closed;
             }
-            Ok(n) => conn.rbuf.truncate(start + n),
+            Ok(_) => {}
             Err(e) => {
-                conn.rbuf.truncate(start);
                 if e.kind() == ErrorKind::WouldBlock {
                     return ReadResult::WouldBlock;
                 }
