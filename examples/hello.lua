@@ -18,3 +18,18 @@ for _ = 1, 5 do
   print(string.format("item %d: square %d", next_id(), squares()))
 end
 print(("Hello from %s!"):format(_VERSION))
+
+-- Tasks and channels: a producer and a consumer, Go-style.
+local ch = chan.new(2)
+local producer = task.spawn(function()
+  for i = 1, 3 do
+    task.sleep(0.01)
+    ch:send("tick " .. i)
+  end
+  ch:close()
+end)
+for _ = 1, 4 do
+  local msg, ok = ch:recv()
+  print(ok and msg or "channel closed")
+end
+task.join(producer)
