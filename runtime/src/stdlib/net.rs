@@ -15,6 +15,7 @@ use std::io::ErrorKind;
 use std::sync::Arc;
 
 use gc_arena::{lock::RefLock, Gc};
+use tokio::io::Interest;
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::host::{Event, HostConn, HostListener};
@@ -359,32 +360,52 @@ fn read_with<'gc>(cx: &mut NCtx<'_, 'gc>, conn_value: Value<'gc>, mode: ReadMode
         ReadResult::Closed => fail(cx, "closed"),
         ReadResult::Failed(m) => fail(cx, &m),
         ReadResult::WouldBlock => {
-            let w = begin_wait(cx, "read")?;
-            let task = w.task.borrow().id;
-            let mut host = cx.ctx.state.host.borrow_mut();
-            let Some(conn) = host.conns.get_mut(&id) else {
-                unreachable!("the connection was just read")
-            };
-            conn.read_mode = mode;
-            let stream = conn.stream.clone();
-            let closer = conn.closer.clone();
-            host.spawn(task, w.seq, async move {
-                tokio::select! {
-                    _ = stream.readable() => {}
-                    _ = closer.notified() => {}
-                }
-                Event::Ready
-            });
-            drop(host);
-            cx.clear();
-            Ok(Action::Park {
-                cont: Cont::Step {
-                    step: read_retry,
-                    state: conn_value,
-                },
-            })
+            if let Some(conn) = cx.ctx.state.host.borrow_mut().conns.get_mut(&id) {
+                conn.read_mode = mode;
+            }
+            park_until_ready(cx, id, conn_value, Interest::READABLE, read_retry)
         }
     }
+}
+
+/// Parks the task until connection `id` is ready for `interest` (or is
+/// closed), then `retry` runs with the connection as its state.
+fn park_until_ready<'gc>(
+    cx: &mut NCtx<'_, 'gc>,
+    id: u64,
+    conn_value: Value<'gc>,
+    interest: Interest,
+    retry: NativeFn,
+) -> R<'gc> {
+    let what = if interest.is_readable() {
+        "read"
+    } else {
+        "write"
+    };
+    let w = begin_wait(cx, what)?;
+    let task = w.task.borrow().id;
+    let mut host = cx.ctx.state.host.borrow_mut();
+    let Some(conn) = host.conns.get(&id) else {
+        drop(host);
+        return fail(cx, LOST);
+    };
+    let stream = conn.stream.clone();
+    let closer = conn.closer.clone();
+    host.spawn(task, w.seq, async move {
+        tokio::select! {
+            _ = stream.ready(interest) => {}
+            _ = closer.notified() => {}
+        }
+        Event::Ready
+    });
+    drop(host);
+    cx.clear();
+    Ok(Action::Park {
+        cont: Cont::Step {
+            step: retry,
+            state: conn_value,
+        },
+    })
 }
 
 /// Continues a parked read: the socket is readable (or closed).
@@ -460,29 +481,7 @@ fn write_queued<'gc>(cx: &mut NCtx<'_, 'gc>, conn_value: Value<'gc>, id: u64) ->
         WriteResult::Done => cx.ret1(Value::Boolean(true)),
         WriteResult::Failed(m) => fail(cx, &m),
         WriteResult::WouldBlock => {
-            let w = begin_wait(cx, "write")?;
-            let task = w.task.borrow().id;
-            let mut host = cx.ctx.state.host.borrow_mut();
-            let Some(conn) = host.conns.get_mut(&id) else {
-                unreachable!("the connection was just written")
-            };
-            let stream = conn.stream.clone();
-            let closer = conn.closer.clone();
-            host.spawn(task, w.seq, async move {
-                tokio::select! {
-                    _ = stream.writable() => {}
-                    _ = closer.notified() => {}
-                }
-                Event::Ready
-            });
-            drop(host);
-            cx.clear();
-            Ok(Action::Park {
-                cont: Cont::Step {
-                    step: write_retry,
-                    state: conn_value,
-                },
-            })
+            park_until_ready(cx, id, conn_value, Interest::WRITABLE, write_retry)
         }
     }
 }

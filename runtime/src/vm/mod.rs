@@ -459,6 +459,21 @@ impl<'a, 'gc> Exec<'a, 'gc> {
         self.call_value(at, args.len(), ret)
     }
 
+    /// Leaves the native's frame on the thread, waiting with `cont` for
+    /// what it asked for (a callee's results, a resume, a wake-up).
+    fn push_waiting(&mut self, call: NativeCall, cont: Cont<'gc>) -> Res<'gc, ()> {
+        let cdepth = self.nested_depth()?;
+        self.th.frames.push(Frame::Native(NativeFrame {
+            cdepth,
+            name: call.name,
+            func: call.func,
+            base: call.base,
+            ret: call.ret,
+            cont,
+        }));
+        Ok(())
+    }
+
     fn apply(&mut self, action: Action<'gc>, call: NativeCall) -> Res<'gc, Flow<'gc>> {
         match action {
             Action::Return => {
@@ -468,55 +483,23 @@ impl<'a, 'gc> Exec<'a, 'gc> {
             Action::Call { at, cont } => {
                 let f = call.base + at;
                 let nargs = self.th.stack.len() - f - 1;
-                let cdepth = self.nested_depth()?;
-                self.th.frames.push(Frame::Native(NativeFrame {
-                    cdepth,
-                    name: call.name,
-                    func: call.func,
-                    base: call.base,
-                    ret: call.ret,
-                    cont,
-                }));
+                self.push_waiting(call, cont)?;
                 self.call_value(f, nargs, Ret::Values(-1))
             }
             Action::Exit(code) => Ok(Flow::Leave(Leave::Exit(code))),
             Action::Park { cont } => {
-                let cdepth = self.nested_depth()?;
-                self.th.frames.push(Frame::Native(NativeFrame {
-                    cdepth,
-                    name: call.name,
-                    func: call.func,
-                    base: call.base,
-                    ret: call.ret,
-                    cont,
-                }));
+                self.push_waiting(call, cont)?;
                 Ok(Flow::Leave(Leave::Park))
             }
             Action::Yield => {
                 if is_base(self.ctx, self.cur) {
                     return Err(RtError::msg("attempt to yield from outside a coroutine"));
                 }
-                let cdepth = self.nested_depth()?;
-                self.th.frames.push(Frame::Native(NativeFrame {
-                    cdepth,
-                    name: call.name,
-                    func: call.func,
-                    base: call.base,
-                    ret: call.ret,
-                    cont: Cont::Return,
-                }));
+                self.push_waiting(call, Cont::Return)?;
                 Ok(Flow::Leave(Leave::Yield))
             }
             Action::Resume { thread, cont } => {
-                let cdepth = self.nested_depth()?;
-                self.th.frames.push(Frame::Native(NativeFrame {
-                    cdepth,
-                    name: call.name,
-                    func: call.func,
-                    base: call.base,
-                    ret: call.ret,
-                    cont,
-                }));
+                self.push_waiting(call, cont)?;
                 Ok(Flow::Leave(Leave::Resume(thread)))
             }
         }
