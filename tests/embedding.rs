@@ -246,3 +246,38 @@ fn net_connects_tasks_over_loopback() {
          (closed)\n"
     );
 }
+
+#[test]
+fn closing_a_connection_ends_the_waits_on_it() {
+    let mut rt = Runtime::new(Config::default());
+    let out = Rc::new(RefCell::new(Vec::new()));
+    rt.set_output(Box::new(SharedBuffer(out.clone())));
+    rt.exec(
+        br#"
+        local l = assert(net.listen("127.0.0.1:0"))
+        local accepted = chan.new(1)
+        task.spawn(function() accepted:send(l:accept()) end)
+        local c = assert(net.connect(l:addr()))
+        local server_side = accepted:recv()
+        -- The reader parks; the close comes before tokio ever polls its wait.
+        local reader = task.spawn(function() return c:read() end)
+        task.yield()
+        c:close()
+        print(task.join(reader))
+        -- The socket really closed: the peer reads end of stream.
+        print(server_side:read())
+        -- A pending accept ends when its listener closes.
+        local acceptor = task.spawn(function() return l:accept() end)
+        task.yield()
+        l:close()
+        print(task.join(acceptor))
+        "#,
+        "=close",
+        &[],
+    )
+    .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.borrow()),
+        "nil\tclosed\nnil\tclosed\nnil\tclosed\n"
+    );
+}

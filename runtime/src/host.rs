@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc::UnboundedSender;
-use tokio::sync::Notify;
+use tokio::sync::watch;
 
 use crate::convert::LuaValue;
 
@@ -26,13 +26,15 @@ pub struct HostConn {
     pub wbuf: Vec<u8>,
     /// What the parked read (if any) waits to complete.
     pub read_mode: crate::stdlib::net::ReadMode,
-    /// Wakes the waits that hold the socket, so closing it takes effect.
-    pub closer: Arc<Notify>,
+    /// Dropped with the connection: every wait holding the socket then
+    /// ends, so closing takes effect even for waits not yet polled.
+    pub closer: watch::Sender<()>,
 }
 
 pub struct HostListener {
     pub listener: Arc<TcpListener>,
-    pub closer: Arc<Notify>,
+    /// As [`HostConn::closer`].
+    pub closer: watch::Sender<()>,
 }
 
 impl HostConn {

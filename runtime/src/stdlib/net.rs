@@ -142,7 +142,7 @@ pub fn new_conn<'gc>(ctx: Ctx<'gc>, stream: TcpStream) -> Value<'gc> {
                 rpos: 0,
                 wbuf: Vec::new(),
                 read_mode: ReadMode::Any(0),
-                closer: Arc::new(tokio::sync::Notify::new()),
+                closer: tokio::sync::watch::channel(()).0,
             },
         );
         id
@@ -169,7 +169,7 @@ fn listen<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
             id,
             HostListener {
                 listener: Arc::new(listener),
-                closer: Arc::new(tokio::sync::Notify::new()),
+                closer: tokio::sync::watch::channel(()).0,
             },
         );
         id
@@ -188,7 +188,7 @@ fn accept<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
         .borrow()
         .listeners
         .get(&host_id)
-        .map(|l| (l.listener.clone(), l.closer.clone()))
+        .map(|l| (l.listener.clone(), l.closer.subscribe()))
     else {
         return fail(cx, LOST);
     };
@@ -197,7 +197,7 @@ fn accept<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
     cx.ctx.state.host.borrow_mut().spawn(id, w.seq, async move {
         tokio::select! {
             r = listener.accept() => Event::Accepted(r),
-            _ = closer.notified() => Event::Accepted(Err(ErrorKind::NotConnected.into())),
+            _ = closed(closer) => Event::Accepted(Err(ErrorKind::NotConnected.into())),
         }
     });
     cx.clear();
@@ -247,15 +247,12 @@ fn close<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
         let mut host = cx.ctx.state.host.borrow_mut();
         match kind {
             ResourceKind::Listener => {
-                if let Some(l) = host.listeners.remove(&id) {
-                    l.closer.notify_waiters();
-                }
+                // Dropping it ends the accept waiting on it.
+                host.listeners.remove(&id);
             }
             ResourceKind::Conn => {
-                if let Some(c) = host.conns.remove(&id) {
-                    // Ends any wait still holding the socket, so it closes now.
-                    c.closer.notify_waiters();
-                }
+                // Dropping it ends the waits holding the socket.
+                host.conns.remove(&id);
             }
         }
     }
@@ -368,6 +365,11 @@ fn read_with<'gc>(cx: &mut NCtx<'_, 'gc>, conn_value: Value<'gc>, mode: ReadMode
     }
 }
 
+/// Completes when the resource whose closer `rx` watches is dropped.
+async fn closed(mut rx: tokio::sync::watch::Receiver<()>) {
+    while rx.changed().await.is_ok() {}
+}
+
 /// Parks the task until connection `id` is ready for `interest` (or is
 /// closed), then `retry` runs with the connection as its state.
 fn park_until_ready<'gc>(
@@ -390,11 +392,11 @@ fn park_until_ready<'gc>(
         return fail(cx, LOST);
     };
     let stream = conn.stream.clone();
-    let closer = conn.closer.clone();
+    let closer = conn.closer.subscribe();
     host.spawn(task, w.seq, async move {
         tokio::select! {
             _ = stream.ready(interest) => {}
-            _ = closer.notified() => {}
+            _ = closed(closer) => {}
         }
         Event::Ready
     });
