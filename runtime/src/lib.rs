@@ -8,6 +8,7 @@
 pub mod compiler;
 pub mod convert;
 pub mod host;
+pub mod image;
 pub mod lualib;
 pub mod native;
 pub mod runtime;

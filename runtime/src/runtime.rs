@@ -36,6 +36,9 @@ pub struct Config {
     /// cost no real time and runs are reproducible. Off, it follows the
     /// host's monotonic clock.
     pub virtual_time: bool,
+    /// Instructions a task runs per turn (its fuel slice). Turns end at
+    /// safepoints, where images can be taken.
+    pub slice: u32,
 }
 
 impl Default for Config {
@@ -46,6 +49,7 @@ impl Default for Config {
             allow_files: true,
             allow_net: true,
             virtual_time: false,
+            slice: SLICE as u32,
         }
     }
 }
@@ -88,7 +92,7 @@ pub struct TaskFailure {
 type Root = Rootable![State<'_>];
 
 /// Instructions a task runs per turn before the next ready task gets the
-/// VM (and garbage collection gets a step).
+/// VM (and garbage collection gets a step), unless configured.
 const SLICE: i64 = 4096;
 /// Instructions granted after `instruction budget exhausted` is raised, for
 /// error handlers to finish.
@@ -129,9 +133,10 @@ pub struct Runtime {
     clock_origin: Instant,
     clock_base: u64,
     limits: Limits,
-    /// The task whose error ends the run (the main chunk).
-    main_task: Option<u64>,
     on_task_error: Box<dyn FnMut(TaskFailure)>,
+    /// Turns left before the run pauses (see [`Runtime::run_turns`]).
+    turns_left: Option<u64>,
+    exporter: crate::image::Exporter,
 }
 
 /// How a task's turn ended, for the driver.
@@ -156,7 +161,8 @@ impl Runtime {
             clock_origin: Instant::now(),
             clock_base: 0,
             limits: Limits::default(),
-            main_task: None,
+            turns_left: None,
+            exporter: Default::default(),
             on_task_error: Box::new(|f: TaskFailure| {
                 if f.traceback.is_empty() {
                     eprintln!("understudy: task {} failed: {}", f.task, f.message);
@@ -203,13 +209,18 @@ impl Runtime {
                 let id = task.borrow().id;
                 id
             });
-            self.main_task = Some(id);
+            self.set_main_task(Some(id));
             self.run_ready().expect("the preludes run");
         }
-        self.main_task = None;
+        self.set_main_task(None);
         // The scripts' tasks count from 1.
         self.arena
             .mutate(|mc, state| state.sched.borrow_mut(mc).last_task_id = 0);
+    }
+
+    fn set_main_task(&mut self, id: Option<u64>) {
+        self.arena
+            .mutate(|mc, state| state.sched.borrow_mut(mc).main_task = id);
     }
 
     /// Registers a Rust function under a stable `name` (`"app.greet"`
@@ -292,7 +303,7 @@ impl Runtime {
             let id = task.borrow().id;
             id
         });
-        self.main_task = Some(id);
+        self.set_main_task(Some(id));
         Ok(())
     }
 
@@ -401,6 +412,12 @@ impl Runtime {
                     Turn::Continue => {}
                     Turn::Fatal(e) => break Err(e),
                 }
+                if let Some(n) = self.turns_left.as_mut() {
+                    *n = n.saturating_sub(1);
+                    if *n == 0 {
+                        break Ok(None);
+                    }
+                }
                 if let Some(values) = self.awaited_outcome(until) {
                     break values.map(Some);
                 }
@@ -457,6 +474,99 @@ impl Runtime {
         };
         self.flush();
         result
+    }
+
+    /// Runs at most `turns` task turns (then stops at a safepoint, where
+    /// [`Runtime::checkpoint`] may be called). Returns whether every task
+    /// has finished. Drives its own single-threaded tokio runtime.
+    pub fn run_turns(&mut self, turns: u64) -> Result<bool, Error> {
+        self.turns_left = Some(turns.max(1));
+        let r = self.block_on_run();
+        self.turns_left = None;
+        r?;
+        Ok(self.task_count() == 0)
+    }
+
+    /// Tasks not yet over.
+    pub fn task_count(&self) -> usize {
+        self.arena
+            .mutate(|_, state| state.sched.borrow().tasks.len())
+    }
+
+    /// A full image of the heap. Call it between runs (a safepoint: no
+    /// task is running then).
+    pub fn checkpoint(&mut self) -> crate::image::Image {
+        self.flush();
+        let exporter = &mut self.exporter;
+        self.arena
+            .mutate(|mc, state| exporter.full(Ctx { mc, state }))
+    }
+
+    /// Replaces this runtime's heap with the one `image` describes; the
+    /// program continues where the image was taken when the runtime runs
+    /// again. Natives are bound by name to the standard library and to the
+    /// functions registered on this runtime; the image is checked whole
+    /// before anything changes, and refused with a typed error.
+    ///
+    /// Connections and listeners in the image are gone: operations on them
+    /// answer `nil, "connection lost in failover"`.
+    pub fn restore(&mut self, image: &crate::image::Image) -> Result<(), crate::image::ImageError> {
+        let (functions, async_functions) = self.arena.mutate(|_, state| {
+            let host = state.host.borrow();
+            (host.functions.clone(), host.async_functions.clone())
+        });
+        let resolve = |name: &str| -> Option<(&'static str, crate::native::NativeFn)> {
+            if let Some((n, f)) = crate::stdlib::all().find(|(n, _)| *n == name) {
+                return Some((*n, *f));
+            }
+            if let Some((n, _)) = functions.get_key_value(name) {
+                return Some((*n, crate::host::call_host as crate::native::NativeFn));
+            }
+            if let Some((n, _)) = async_functions.get_key_value(name) {
+                return Some((*n, crate::host::call_host_async as crate::native::NativeFn));
+            }
+            None
+        };
+        crate::image::validate(image, &|name| resolve(name).is_some())?;
+        self.flush();
+        let meter = MemoryMeter::new(self.config.memory_limit);
+        let arena = Arena::<Root>::new(|mc| {
+            crate::image::restore_state(mc, State::new(mc, meter), image, &resolve)
+        });
+        let old = std::mem::replace(&mut self.arena, arena);
+        // The host side carries over: output, registered functions,
+        // capabilities, the completion channel.
+        let (stdout, host) = old.mutate(|_, state| {
+            let out = std::mem::replace(&mut *state.stdout.borrow_mut(), Box::new(std::io::sink()));
+            (out, std::mem::take(&mut *state.host.borrow_mut()))
+        });
+        drop(old);
+        let allow_files = self.config.allow_files;
+        self.arena.mutate(|mc, state| {
+            *state.stdout.borrow_mut() = stdout;
+            let mut h = state.host.borrow_mut();
+            h.functions = host.functions;
+            h.async_functions = host.async_functions;
+            h.allow_net = host.allow_net;
+            h.completions = host.completions;
+            drop(h);
+            state.allow_files.set(allow_files);
+            crate::stdlib::io::after_restore(Ctx { mc, state });
+        });
+        // Operations spawned for the old heap must not reach the new one.
+        let (tx, rx) = unbounded_channel();
+        self.completions = rx;
+        self.arena.mutate(|mc, state| {
+            let mut host = state.host.borrow_mut();
+            host.completions = Some(tx);
+            host.pending = 0;
+            drop(host);
+            crate::stdlib::net::wake_lost_waits(Ctx { mc, state });
+        });
+        self.clock_base = image.root.sched.now;
+        self.clock_origin = Instant::now();
+        self.exporter.hwm = image.root.next_id;
+        Ok(())
     }
 
     /// The outcome of the task a `call` waits for, once it is over.
@@ -566,10 +676,11 @@ impl Runtime {
             limits.budget = Some(FUEL_GRACE);
             limits.raise = Some("instruction budget exhausted");
         }
-        let slice = limits.budget.map_or(SLICE, |b| b.min(SLICE));
+        let per_turn = i64::from(self.config.slice.max(1));
+        let slice = limits.budget.map_or(per_turn, |b| b.min(per_turn));
         let mut fuel = slice;
         let raise = limits.raise.take();
-        let main_task = self.main_task;
+        let main_task = self.arena.mutate(|_, state| state.sched.borrow().main_task);
         let mut failure: Option<TaskFailure> = None;
         let mut describe_object = false;
         let fatal = self.arena.mutate(|mc, state| {

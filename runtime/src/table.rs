@@ -314,6 +314,31 @@ impl<'gc> TableData<'gc> {
         }
     }
 
+    /// The array part and the hash part's entries (removed ones with a
+    /// nil value included), in order: what a heap image records.
+    pub(crate) fn parts(&self) -> (&[Value<'gc>], &[(Value<'gc>, Value<'gc>)]) {
+        (&self.array, &self.entries)
+    }
+
+    /// Rebuilds the contents from a heap image's parts.
+    pub(crate) fn restore_parts(
+        &mut self,
+        array: Vec<Value<'gc>>,
+        entries: Vec<(Value<'gc>, Value<'gc>)>,
+    ) {
+        self.array = array;
+        self.entries = entries;
+        self.tombstones = self.entries.iter().filter(|(_, v)| v.is_nil()).count();
+        self.index.clear();
+        for (i, (k, _)) in self.entries.iter().enumerate() {
+            let entries = &self.entries;
+            self.index
+                .insert_unique(hash_key(*k), i as u32, |&j| hash_key(entries[j as usize].0));
+        }
+        self.charge
+            .resize(table_bytes(self.array.capacity(), self.entries.capacity()));
+    }
+
     /// The border `#t` (any border, as Lua allows; this one matches PUC-Rio
     /// for sequences).
     fn length(&self) -> i64 {
@@ -411,6 +436,19 @@ impl<'gc> Table<'gc> {
 
     pub fn id(self) -> u64 {
         self.0.borrow().id
+    }
+
+    /// A table with a given id and no contents yet, for restoring an image.
+    pub(crate) fn with_id(mc: &Mutation<'gc>, id: u64, meter: &Rc<MemoryMeter>) -> Table<'gc> {
+        Self::alloc(mc, id, Charge::new(meter, table_bytes(0, 0)), 0, 0)
+    }
+
+    pub(crate) fn data(self) -> std::cell::Ref<'gc, TableData<'gc>> {
+        self.0.borrow()
+    }
+
+    pub(crate) fn data_mut(self, mc: &Mutation<'gc>) -> std::cell::RefMut<'gc, TableData<'gc>> {
+        self.0.borrow_mut(mc)
     }
 
     pub fn identity(self) -> usize {

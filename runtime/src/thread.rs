@@ -24,7 +24,7 @@ impl<'gc> std::fmt::Debug for Thread<'gc> {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Collect)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Collect, serde::Serialize, serde::Deserialize)]
 #[collect(require_static)]
 pub enum ThreadStatus {
     /// Created or yielded: can be resumed.
@@ -36,7 +36,7 @@ pub enum ThreadStatus {
 }
 
 /// How a finished call's results are delivered to the frame below.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Collect)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Collect, serde::Serialize, serde::Deserialize)]
 #[collect(require_static)]
 pub enum Ret {
     /// Copy to the function's slot, adjusted to `n` values (-1: all, and
@@ -147,6 +147,15 @@ impl<'gc> Thread<'gc> {
     ) -> Thread<'gc> {
         let id = ids.get();
         ids.set(id + 1);
+        Self::alloc(mc, id, Charge::new(meter, 0))
+    }
+
+    /// A thread with a given id and nothing in it, for restoring an image.
+    pub(crate) fn with_id(
+        mc: &Mutation<'gc>,
+        id: u64,
+        meter: &std::rc::Rc<crate::state::MemoryMeter>,
+    ) -> Thread<'gc> {
         Self::alloc(mc, id, Charge::new(meter, 0))
     }
 

@@ -236,6 +236,49 @@ impl<'gc> LuaStr<'gc> {
         s
     }
 
+    /// A string of a heap image, with its recorded id (short ones are
+    /// interned, as every short string is).
+    pub(crate) fn restore(
+        mc: &Mutation<'gc>,
+        strings: InternerRef<'gc>,
+        meter: &Rc<MemoryMeter>,
+        id: u64,
+        bytes: &[u8],
+    ) -> LuaStr<'gc> {
+        let charge = Charge::new(meter, bytes.len() + 32);
+        if bytes.len() <= SHORT_MAX {
+            let hash = hash_bytes(bytes);
+            let s = Self::alloc(mc, id, charge, hash, bytes.into());
+            strings.borrow_mut(mc).insert(hash, s.0);
+            s
+        } else {
+            Self::alloc(mc, id, charge, 0, bytes.into())
+        }
+    }
+
+    /// A string without a context (restoring an image): the interned one
+    /// for short strings, else a new one with the next id.
+    pub(crate) fn intern_or_alloc(
+        mc: &Mutation<'gc>,
+        strings: InternerRef<'gc>,
+        ids: &Cell<u64>,
+        meter: &Rc<MemoryMeter>,
+        bytes: &[u8],
+    ) -> LuaStr<'gc> {
+        if bytes.len() <= SHORT_MAX {
+            return Self::intern(mc, strings, ids, meter, bytes);
+        }
+        let id = ids.get();
+        ids.set(id + 1);
+        Self::alloc(
+            mc,
+            id,
+            Charge::new(meter, bytes.len() + 32),
+            0,
+            bytes.into(),
+        )
+    }
+
     fn alloc(
         mc: &Mutation<'gc>,
         id: u64,

@@ -10,7 +10,7 @@
 //! - `SetList` is always followed by `ExtraArg` holding the first index.
 //! - Every opcode fits in four bytes (see the size test).
 
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Op {
     /// R[a] := R[b]
     Move {
@@ -352,7 +352,7 @@ impl Op {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ArithOp {
     Add,
     Sub,
@@ -396,7 +396,7 @@ impl ArithOp {
 }
 
 /// A signed 24-bit jump offset, packed so that `Op` stays four bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Jump([u8; 3]);
 
 impl Jump {
@@ -418,7 +418,7 @@ impl Jump {
 }
 
 /// An unsigned 24-bit argument.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Extra([u8; 3]);
 
 impl Extra {

@@ -5,14 +5,14 @@ use std::rc::Rc;
 
 use super::opcode::Op;
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Constant {
     Integer(i64),
     Float(f64),
     String(Box<[u8]>),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct UpvalueDesc {
     pub name: String,
     /// True when the upvalue is a local (register `index`) of the enclosing
@@ -23,7 +23,7 @@ pub struct UpvalueDesc {
 
 /// A local variable's debug record: register `reg` holds `name` while
 /// `start_pc <= pc < end_pc`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LocalInfo {
     pub name: String,
     pub reg: u8,

@@ -16,6 +16,7 @@ pub type Channel<'gc> = Gc<'gc, RefLock<ChannelState<'gc>>>;
 #[derive(Collect)]
 #[collect(no_drop)]
 pub struct ChannelState<'gc> {
+    pub id: u64,
     pub cap: usize,
     pub buf: VecDeque<Value<'gc>>,
     pub closed: bool,
@@ -27,6 +28,7 @@ pub fn new<'gc>(ctx: Ctx<'gc>, cap: usize) -> Channel<'gc> {
     Gc::new(
         ctx.mc,
         RefLock::new(ChannelState {
+            id: ctx.next_id(),
             cap,
             buf: VecDeque::new(),
             closed: false,

@@ -64,7 +64,7 @@ impl<'gc> UserData<'gc> {
 }
 
 /// What kind of OS object a resource stands for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ResourceKind {
     Listener,
     Conn,
@@ -87,7 +87,7 @@ pub type Task<'gc> = Gc<'gc, RefLock<TaskState<'gc>>>;
 /// Values (or an error) handed to a task when it next runs.
 pub type Delivery<'gc> = Result<Vec<Value<'gc>>, Value<'gc>>;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Collect)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Collect, serde::Serialize, serde::Deserialize)]
 #[collect(require_static)]
 pub enum TaskStatus {
     Ready,
@@ -110,7 +110,10 @@ impl TaskStatus {
 #[derive(Collect)]
 #[collect(no_drop)]
 pub struct TaskState<'gc> {
+    /// The task id scripts see (`task.id()`), counting from 1.
     pub id: u64,
+    /// The object id, as every heap object has.
+    pub oid: u64,
     /// The base thread and the coroutines it is resuming, saved while the
     /// task is not running.
     pub chain: Vec<Thread<'gc>>,
@@ -160,6 +163,8 @@ pub struct Sched<'gc> {
     /// The last task id given out (task ids count from 1, apart from
     /// object ids, so that users see small numbers).
     pub last_task_id: u64,
+    /// The task whose error ends the run (the main chunk's).
+    pub main_task: Option<u64>,
 }
 
 pub type SchedRef<'gc> = Gc<'gc, RefLock<Sched<'gc>>>;
@@ -188,6 +193,7 @@ pub fn spawn<'gc>(
         ctx.mc,
         RefLock::new(TaskState {
             id,
+            oid: ctx.next_id(),
             chain: vec![thread],
             status: TaskStatus::Ready,
             wait_seq: 0,

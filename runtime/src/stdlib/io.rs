@@ -87,6 +87,24 @@ pub fn open(ctx: Ctx<'_>) {
     ctx.state.files.borrow_mut().next = 3;
 }
 
+/// After a restore the OS files are gone (but the standard streams); new
+/// handles must not reuse the ids of the file objects still in the heap.
+pub fn after_restore(ctx: Ctx<'_>) {
+    let mut next = 3;
+    if let Value::Table(handles) = ctx.state.registry.get_str(ctx, "io.handles") {
+        let mut key = Value::Nil;
+        while let Ok(Some((k, v))) = handles.next(key) {
+            if let Value::Integer(id) = v {
+                next = next.max(id + 1);
+            }
+            key = k;
+        }
+    }
+    let mut files = ctx.state.files.borrow_mut();
+    files.open.clear();
+    files.next = next;
+}
+
 fn new_file<'gc>(ctx: Ctx<'gc>, id: i64) -> Value<'gc> {
     let t = Table::new(ctx);
     if let Value::Table(meta) = ctx.state.registry.get_str(ctx, "io.FILE*") {

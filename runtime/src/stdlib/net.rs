@@ -44,6 +44,7 @@ pub const FUNCTIONS: &[(&str, NativeFn)] = &[
     ("net.conn.tostring", tostring),
     ("net.conn.read.retry", read_retry),
     ("net.conn.write.retry", write_retry),
+    ("net.listener.accept.done", accept_done),
 ];
 
 pub const LISTENER_META: &str = "net.listener";
@@ -153,34 +154,74 @@ pub fn new_conn<'gc>(ctx: Ctx<'gc>, stream: TcpStream) -> Value<'gc> {
 fn listen<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
     check_net(cx)?;
     let addr = cx.check_str(0)?.to_str_lossy().into_owned();
-    let bound = std::net::TcpListener::bind(&addr).and_then(|l| {
-        l.set_nonblocking(true)?;
-        let local = l.local_addr()?;
-        Ok((TcpListener::from_std(l)?, local))
-    });
-    let (listener, local) = match bound {
-        Ok(b) => b,
-        Err(e) => return fail(cx, &format!("cannot listen on {addr}: {}", io_message(&e))),
-    };
-    let id = {
-        let mut host = cx.ctx.state.host.borrow_mut();
-        let id = host.next_id();
-        host.listeners.insert(
-            id,
-            HostListener {
-                listener: Arc::new(listener),
-                closer: tokio::sync::watch::channel(()).0,
-            },
-        );
-        id
-    };
-    let v = descriptor(cx.ctx, ResourceKind::Listener, id, local.to_string());
-    cx.ret1(v)
+    match bind(cx.ctx, &addr) {
+        Ok((id, local)) => {
+            let v = descriptor(cx.ctx, ResourceKind::Listener, id, local);
+            cx.ret1(v)
+        }
+        Err(e) => fail(cx, &format!("cannot listen on {addr}: {}", io_message(&e))),
+    }
+}
+
+/// Binds `addr` and registers the listener; returns its host id and the
+/// address it got.
+fn bind(ctx: Ctx<'_>, addr: &str) -> std::io::Result<(u64, String)> {
+    let l = std::net::TcpListener::bind(addr)?;
+    l.set_nonblocking(true)?;
+    let local = l.local_addr()?.to_string();
+    let listener = TcpListener::from_std(l)?;
+    let mut host = ctx.state.host.borrow_mut();
+    let id = host.next_id();
+    host.listeners.insert(
+        id,
+        HostListener {
+            listener: Arc::new(listener),
+            closer: tokio::sync::watch::channel(()).0,
+        },
+    );
+    Ok((id, local))
+}
+
+/// Wakes the tasks that a restore left waiting on host operations that no
+/// longer exist: reads and writes retry (and find their connection lost),
+/// accepts retry on a listener re-opened on its address, connects and
+/// async functions fail.
+pub fn wake_lost_waits(ctx: Ctx<'_>) {
+    let tasks: Vec<_> = ctx.state.sched.borrow().tasks.values().copied().collect();
+    for task in tasks {
+        let (status, what, seq) = {
+            let t = task.borrow();
+            (t.status, t.waiting_on, t.wait_seq)
+        };
+        if status != crate::sched::TaskStatus::Parked {
+            continue;
+        }
+        let delivery = match what {
+            "read" | "write" | "accept" => Ok(Vec::new()),
+            "connect" => Ok(vec![Value::Nil, ctx.str(LOST)]),
+            "async function" => Err(ctx.str(LOST)),
+            _ => continue,
+        };
+        let w = crate::sched::Waiter { task, seq, case: 0 };
+        crate::sched::wake(ctx, w, delivery);
+    }
 }
 
 fn accept<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
+    let listener_value = cx.arg(0);
     let r = check_resource(cx, 0, ResourceKind::Listener)?;
-    let host_id = r.borrow().host_id;
+    let mut host_id = r.borrow().host_id;
+    if !cx.ctx.state.host.borrow().listeners.contains_key(&host_id) {
+        // Restored from an image: re-open on the recorded address.
+        let addr = r.borrow().addr.clone();
+        match bind(cx.ctx, &addr) {
+            Ok((id, _)) => {
+                r.borrow_mut(cx.ctx.mc).host_id = id;
+                host_id = id;
+            }
+            Err(e) => return fail(cx, &format!("cannot listen on {addr}: {}", io_message(&e))),
+        }
+    }
     let Some((listener, closer)) = cx
         .ctx
         .state
@@ -201,7 +242,23 @@ fn accept<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
         }
     });
     cx.clear();
-    Ok(Action::Park { cont: Cont::Return })
+    Ok(Action::Park {
+        cont: Cont::Step {
+            step: accept_done,
+            state: listener_value,
+        },
+    })
+}
+
+/// An accept's wait ended: with the new connection (or `nil, message`),
+/// or with nothing when a restore woke it, and then it accepts again.
+fn accept_done<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
+    if cx.nargs() > 0 {
+        return Ok(Action::Return);
+    }
+    let listener = cx.state;
+    cx.push(listener);
+    accept(cx)
 }
 
 fn connect<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {

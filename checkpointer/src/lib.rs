@@ -1,0 +1,9 @@
+//! Understudy's checkpoints: the versioned frame format that carries heap
+//! images ([`frame`]), and the local store of a base image and its deltas
+//! ([`store`]). The runtime takes and restores images
+//! (`understudy_runtime::image`); this crate turns them into bytes and
+//! back, checking everything before anything is applied.
+
+pub mod frame;
+
+pub use frame::{decode, encode, Compression, FrameError, Header, Kind, Position};

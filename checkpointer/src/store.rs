@@ -1,0 +1,1 @@
+//! The local checkpoint store (placeholder until the store lands).

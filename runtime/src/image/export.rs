@@ -1,0 +1,376 @@
+//! Taking an image: a walk over the heap from the roots.
+//!
+//! A full image visits everything reachable. A delta starts from the roots,
+//! the objects marked dirty during the epoch and the live tasks, and
+//! follows references only into objects born since the previous epoch (id
+//! at or above its high-water mark): clean old objects are never entered,
+//! and objects born and dead within the epoch are never seen.
+
+use std::collections::{BTreeMap, HashSet};
+
+use gc_arena::Gc;
+
+use super::*;
+use crate::native::Cont;
+use crate::sched::{Channel, Delivery, Task, UserData, UserKind, Waiter};
+use crate::state::Ctx;
+use crate::table::Table;
+use crate::thread::{Frame, Thread, UpvalueRef, UpvalueState};
+use crate::value::{Closure, LuaStr, Native, Proto, Value};
+
+/// An object waiting to be recorded.
+#[derive(Clone, Copy)]
+enum Pending<'gc> {
+    Str(LuaStr<'gc>),
+    Proto(Gc<'gc, Proto<'gc>>),
+    Closure(Gc<'gc, Closure<'gc>>),
+    Native(Gc<'gc, Native<'gc>>),
+    Upvalue(UpvalueRef<'gc>),
+    Table(Table<'gc>),
+    Thread(Thread<'gc>),
+    UserData(Gc<'gc, UserData<'gc>>),
+    Channel(Channel<'gc>),
+    Task(Task<'gc>),
+}
+
+impl<'gc> Pending<'gc> {
+    fn id(self) -> u64 {
+        match self {
+            Pending::Str(s) => s.id(),
+            Pending::Proto(p) => p.id,
+            Pending::Closure(c) => c.id,
+            Pending::Native(n) => n.id,
+            Pending::Upvalue(u) => u.borrow().id,
+            Pending::Table(t) => t.id(),
+            Pending::Thread(t) => t.0.borrow().id,
+            Pending::UserData(u) => u.id,
+            Pending::Channel(c) => c.borrow().id,
+            Pending::Task(t) => t.borrow().oid,
+        }
+    }
+}
+
+/// The name of a continuation step function, from the natives' registry.
+fn step_name(step: crate::native::NativeFn) -> String {
+    crate::stdlib::all()
+        .find(|(_, f)| std::ptr::fn_addr_eq(*f, step))
+        .map(|(n, _)| (*n).to_owned())
+        .unwrap_or_else(|| "<unregistered step>".to_owned())
+}
+
+/// One walk over the heap.
+struct Walk<'gc> {
+    /// Objects with an id below this are old: entered only when dirty.
+    hwm: u64,
+    seen: HashSet<u64>,
+    queue: Vec<Pending<'gc>>,
+    objects: BTreeMap<u64, Object>,
+}
+
+impl<'gc> Walk<'gc> {
+    fn reach(&mut self, p: Pending<'gc>) -> u64 {
+        let id = p.id();
+        if id >= self.hwm && self.seen.insert(id) {
+            self.queue.push(p);
+        }
+        id
+    }
+
+    fn val(&mut self, v: Value<'gc>) -> Val {
+        match v {
+            Value::Nil => Val::Nil,
+            Value::Boolean(b) => Val::Bool(b),
+            Value::Integer(i) => Val::Int(i),
+            Value::Number(f) => Val::Num(f),
+            Value::String(s) => Val::Ref(self.reach(Pending::Str(s))),
+            Value::Table(t) => Val::Ref(self.reach(Pending::Table(t))),
+            Value::Closure(c) => Val::Ref(self.reach(Pending::Closure(c))),
+            Value::Native(n) => Val::Ref(self.reach(Pending::Native(n))),
+            Value::Thread(t) => Val::Ref(self.reach(Pending::Thread(t))),
+            Value::UserData(u) => Val::Ref(self.reach(Pending::UserData(u))),
+        }
+    }
+
+    fn vals(&mut self, vs: &[Value<'gc>]) -> Vec<Val> {
+        vs.iter().map(|v| self.val(*v)).collect()
+    }
+
+    fn task(&mut self, t: Task<'gc>) -> u64 {
+        self.reach(Pending::Task(t))
+    }
+
+    fn waiter(&mut self, w: &Waiter<'gc>) -> WaiterRecord {
+        WaiterRecord {
+            task: self.task(w.task),
+            seq: w.seq,
+            case: w.case,
+        }
+    }
+
+    fn delivery(&mut self, d: &Delivery<'gc>) -> DeliveryRecord {
+        match d {
+            Ok(vs) => DeliveryRecord::Values(self.vals(vs)),
+            Err(e) => DeliveryRecord::Error(self.val(*e)),
+        }
+    }
+
+    fn drain(&mut self) {
+        while let Some(p) = self.queue.pop() {
+            let id = p.id();
+            let obj = self.record(p);
+            self.objects.insert(id, obj);
+        }
+    }
+
+    fn table_record(&mut self, t: Table<'gc>) -> TableRecord {
+        let data = t.data();
+        let (array, entries) = data.parts();
+        TableRecord {
+            meta: data.metatable.map(|m| self.reach(Pending::Table(m))),
+            array: array.iter().map(|v| self.val(*v)).collect(),
+            entries: entries
+                .iter()
+                .map(|(k, v)| (self.val(*k), self.val(*v)))
+                .collect(),
+        }
+    }
+
+    fn record(&mut self, p: Pending<'gc>) -> Object {
+        match p {
+            Pending::Str(s) => Object::Str(s.as_bytes().to_vec()),
+            Pending::Proto(p) => {
+                let info = &p.info;
+                Object::Proto(Box::new(ProtoRecord {
+                    source: info.source.to_string(),
+                    chunkname: info.chunkname.to_string(),
+                    line_defined: info.line_defined,
+                    last_line: info.last_line,
+                    num_params: info.num_params,
+                    is_vararg: info.is_vararg,
+                    max_stack: info.max_stack,
+                    code: info.code.clone(),
+                    lines: info.lines.clone(),
+                    constants: info.constants.clone(),
+                    protos: p
+                        .protos
+                        .iter()
+                        .map(|c| self.reach(Pending::Proto(*c)))
+                        .collect(),
+                    upvalues: info.upvalues.clone(),
+                    locals: info.locals.clone(),
+                }))
+            }
+            Pending::Closure(c) => Object::Closure {
+                proto: self.reach(Pending::Proto(c.proto)),
+                upvalues: c
+                    .upvalues
+                    .iter()
+                    .map(|u| self.reach(Pending::Upvalue(*u)))
+                    .collect(),
+            },
+            Pending::Native(n) => Object::Native {
+                name: n.name.to_owned(),
+                upvalues: self.vals(&n.upvalues),
+            },
+            Pending::Upvalue(u) => Object::Upvalue(match &u.borrow().state {
+                UpvalueState::Open { thread, slot } => UpvalueRecord::Open {
+                    thread: self.reach(Pending::Thread(*thread)),
+                    slot: *slot as u32,
+                },
+                UpvalueState::Closed(v) => UpvalueRecord::Closed(self.val(*v)),
+            }),
+            Pending::Table(t) => Object::Table(self.table_record(t)),
+            Pending::Thread(t) => {
+                let th = t.0.borrow();
+                let frames = th
+                    .frames
+                    .iter()
+                    .map(|f| match f {
+                        Frame::Lua(f) => FrameRecord::Lua {
+                            closure: self.reach(Pending::Closure(f.closure)),
+                            base: f.base as u32,
+                            pc: f.pc as u32,
+                            func: f.func as u32,
+                            ret: f.ret,
+                            varargs: f.varargs as u32,
+                            cdepth: f.cdepth,
+                        },
+                        Frame::Native(f) => FrameRecord::Native {
+                            name: f.name.to_owned(),
+                            func: f.func as u32,
+                            base: f.base as u32,
+                            ret: f.ret,
+                            cont: self.cont(&f.cont),
+                            cdepth: f.cdepth,
+                        },
+                    })
+                    .collect();
+                Object::Thread(ThreadRecord {
+                    status: th.status,
+                    stack: self.vals(&th.stack),
+                    frames,
+                    open_upvalues: th
+                        .open_upvalues
+                        .iter()
+                        .map(|(slot, u)| (*slot as u32, self.reach(Pending::Upvalue(*u))))
+                        .collect(),
+                    tbc: th.tbc.iter().map(|s| *s as u32).collect(),
+                    top: th.top as u32,
+                    error: th.error.map(|e| self.val(e)),
+                })
+            }
+            Pending::UserData(u) => Object::UserData {
+                meta: self.reach(Pending::Table(u.meta)),
+                kind: match &u.kind {
+                    UserKind::Task(t) => UserKindRecord::Task(self.task(*t)),
+                    UserKind::Channel(c) => {
+                        UserKindRecord::Channel(self.reach(Pending::Channel(*c)))
+                    }
+                    UserKind::Resource(r) => {
+                        let r = r.borrow();
+                        UserKindRecord::Resource {
+                            kind: r.kind,
+                            addr: r.addr.clone(),
+                            closed: r.closed,
+                        }
+                    }
+                },
+            },
+            Pending::Channel(c) => {
+                let c = c.borrow();
+                Object::Channel(ChannelRecord {
+                    cap: c.cap as u64,
+                    buf: c.buf.iter().map(|v| self.val(*v)).collect(),
+                    closed: c.closed,
+                    recvq: c.recvq.iter().map(|w| self.waiter(w)).collect(),
+                    sendq: c
+                        .sendq
+                        .iter()
+                        .map(|(w, v)| (self.waiter(w), self.val(*v)))
+                        .collect(),
+                })
+            }
+            Pending::Task(t) => {
+                let t = t.borrow();
+                Object::Task(TaskRecord {
+                    task_id: t.id,
+                    chain: t
+                        .chain
+                        .iter()
+                        .map(|th| self.reach(Pending::Thread(*th)))
+                        .collect(),
+                    status: t.status,
+                    wait_seq: t.wait_seq,
+                    waiting_on: t.waiting_on.to_owned(),
+                    wake: t.wake.as_ref().map(|d| self.delivery(d)),
+                    outcome: t.outcome.as_ref().map(|d| self.delivery(d)),
+                    joiners: t
+                        .joiners
+                        .iter()
+                        .map(|(j, seq)| (self.task(*j), *seq))
+                        .collect(),
+                })
+            }
+        }
+    }
+
+    fn cont(&mut self, c: &Cont<'gc>) -> ContRecord {
+        match c {
+            Cont::Return => ContRecord::Return,
+            Cont::Pcall => ContRecord::Pcall,
+            Cont::Xpcall { handler } => ContRecord::Xpcall {
+                handler: self.val(*handler),
+            },
+            Cont::XpcallHandler { frame } => ContRecord::XpcallHandler {
+                frame: *frame as u32,
+            },
+            Cont::Unwinding { error } => ContRecord::Unwinding {
+                error: self.val(*error),
+            },
+            Cont::CloseThread => ContRecord::CloseThread,
+            Cont::CloseAll { error } => ContRecord::CloseAll {
+                error: error.map(|e| self.val(e)),
+            },
+            Cont::Resume => ContRecord::Resume,
+            Cont::Wrap => ContRecord::Wrap,
+            Cont::ToString => ContRecord::ToString,
+            Cont::Step { step, state } => ContRecord::Step {
+                step: step_name(*step),
+                state: self.val(*state),
+            },
+        }
+    }
+}
+
+/// Takes images of one runtime, epoch after epoch.
+#[derive(Debug, Default)]
+pub struct Exporter {
+    /// The id counter at the last image: objects at or above it are new.
+    pub hwm: u64,
+}
+
+impl Exporter {
+    /// A full image of everything reachable. Must be called at a safepoint
+    /// (no task running).
+    pub fn full<'gc>(&mut self, ctx: Ctx<'gc>) -> Image {
+        let mut walk = Walk {
+            hwm: 0,
+            seen: HashSet::new(),
+            queue: Vec::new(),
+            objects: BTreeMap::new(),
+        };
+        let root = root_record(ctx, &mut walk);
+        walk.drain();
+        self.hwm = root.next_id;
+        Image {
+            full: true,
+            root,
+            objects: walk.objects,
+        }
+    }
+}
+
+fn root_record<'gc>(ctx: Ctx<'gc>, walk: &mut Walk<'gc>) -> RootRecord {
+    let state = ctx.state;
+    debug_assert!(
+        state.running.borrow().is_empty(),
+        "images are taken between turns"
+    );
+    let globals = walk.reach(Pending::Table(state.globals));
+    let registry = walk.reach(Pending::Table(state.registry));
+    let main_thread = walk.reach(Pending::Thread(state.main_thread));
+    let string_meta = state
+        .string_meta
+        .borrow()
+        .map(|m| walk.reach(Pending::Table(m)));
+    let event_names = state
+        .event_names
+        .iter()
+        .map(|s| walk.reach(Pending::Str(*s)))
+        .collect();
+    let sched = state.sched.borrow();
+    let tasks = sched.tasks.values().map(|t| walk.task(*t)).collect();
+    let ready = sched.ready.iter().map(|t| walk.task(*t)).collect();
+    let timers = sched
+        .timers
+        .iter()
+        .map(|(&(deadline, seq), w)| (deadline, seq, walk.waiter(w)))
+        .collect();
+    RootRecord {
+        globals,
+        registry,
+        main_thread,
+        string_meta,
+        event_names,
+        next_id: state.next_id.get(),
+        sched: SchedRecord {
+            tasks,
+            ready,
+            timers,
+            timer_seq: sched.timer_seq,
+            now: sched.now,
+            last_task_id: sched.last_task_id,
+            main_task: sched.main_task,
+        },
+    }
+}

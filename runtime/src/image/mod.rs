@@ -1,0 +1,558 @@
+//! The heap image: the live state of a runtime as plain records, one per
+//! heap object, keyed by the object's stable id.
+//!
+//! An [`Image`] is taken at a safepoint (between two task turns, when no
+//! thread is running) and is either *full* — every object reachable from
+//! the roots — or a *delta* against the previous epoch: the objects that
+//! changed (tables as the slots that changed) and the objects born since,
+//! reached from them. Applying deltas in order to a full image gives the
+//! full image of the later epoch ([`Image::apply`]), and a runtime can be
+//! rebuilt from any full image ([`crate::Runtime::restore`]).
+//!
+//! This module knows nothing of bytes: the checkpointer encodes records.
+//! Everything a record refers to is an id; [`validate`] checks that every
+//! reference resolves to an object of the right kind and every native
+//! name is known before anything is built.
+
+mod export;
+mod import;
+
+pub use export::Exporter;
+pub use import::restore_state;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::compiler::opcode::Op;
+use crate::compiler::proto::{Constant, LocalInfo, UpvalueDesc};
+use crate::sched::{ResourceKind, TaskStatus};
+use crate::thread::{Ret, ThreadStatus};
+
+/// A value in a record: immediate, or a reference to an object by id.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum Val {
+    Nil,
+    Bool(bool),
+    Int(i64),
+    Num(f64),
+    Ref(u64),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProtoRecord {
+    pub source: String,
+    pub chunkname: String,
+    pub line_defined: u32,
+    pub last_line: u32,
+    pub num_params: u8,
+    pub is_vararg: bool,
+    pub max_stack: u16,
+    pub code: Vec<Op>,
+    pub lines: Vec<u32>,
+    pub constants: Vec<Constant>,
+    /// Nested prototypes, by id.
+    pub protos: Vec<u64>,
+    pub upvalues: Vec<UpvalueDesc>,
+    pub locals: Vec<LocalInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum UpvalueRecord {
+    Open { thread: u64, slot: u32 },
+    Closed(Val),
+}
+
+/// A table's contents in its own layout: array part, then the hash part's
+/// entries in insertion order, removed ones (value nil) included, so that
+/// a traversal in progress continues the same way after a restore.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TableRecord {
+    pub meta: Option<u64>,
+    pub array: Vec<Val>,
+    pub entries: Vec<(Val, Val)>,
+}
+
+/// The slots of a table that changed during an epoch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TablePatch {
+    pub meta: Option<u64>,
+    pub array_len: u32,
+    pub entries_len: u32,
+    pub array: Vec<(u32, Val)>,
+    pub entries: Vec<(u32, Val, Val)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ContRecord {
+    Return,
+    Pcall,
+    Xpcall { handler: Val },
+    XpcallHandler { frame: u32 },
+    Unwinding { error: Val },
+    CloseThread,
+    CloseAll { error: Option<Val> },
+    Resume,
+    Wrap,
+    ToString,
+    Step { step: String, state: Val },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum FrameRecord {
+    Lua {
+        closure: u64,
+        base: u32,
+        pc: u32,
+        func: u32,
+        ret: Ret,
+        varargs: u32,
+        cdepth: u32,
+    },
+    Native {
+        name: String,
+        func: u32,
+        base: u32,
+        ret: Ret,
+        cont: ContRecord,
+        cdepth: u32,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThreadRecord {
+    pub status: ThreadStatus,
+    pub stack: Vec<Val>,
+    pub frames: Vec<FrameRecord>,
+    pub open_upvalues: Vec<(u32, u64)>,
+    pub tbc: Vec<u32>,
+    pub top: u32,
+    pub error: Option<Val>,
+}
+
+/// A waiter: a task object id, its wait sequence, the select case.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct WaiterRecord {
+    pub task: u64,
+    pub seq: u64,
+    pub case: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum DeliveryRecord {
+    Values(Vec<Val>),
+    Error(Val),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskRecord {
+    pub task_id: u64,
+    pub chain: Vec<u64>,
+    pub status: TaskStatus,
+    pub wait_seq: u64,
+    pub waiting_on: String,
+    pub wake: Option<DeliveryRecord>,
+    pub outcome: Option<DeliveryRecord>,
+    pub joiners: Vec<(u64, u64)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChannelRecord {
+    pub cap: u64,
+    pub buf: Vec<Val>,
+    pub closed: bool,
+    pub recvq: Vec<WaiterRecord>,
+    pub sendq: Vec<(WaiterRecord, Val)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum UserKindRecord {
+    Task(u64),
+    Channel(u64),
+    Resource {
+        kind: ResourceKind,
+        addr: String,
+        closed: bool,
+    },
+}
+
+/// One heap object.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Object {
+    Str(Vec<u8>),
+    Proto(Box<ProtoRecord>),
+    Closure {
+        proto: u64,
+        upvalues: Vec<u64>,
+    },
+    Native {
+        name: String,
+        upvalues: Vec<Val>,
+    },
+    Upvalue(UpvalueRecord),
+    Table(TableRecord),
+    /// Only in deltas: the changed slots of a table sent before.
+    TablePatch(TablePatch),
+    Thread(ThreadRecord),
+    UserData {
+        meta: u64,
+        kind: UserKindRecord,
+    },
+    Channel(ChannelRecord),
+    Task(TaskRecord),
+}
+
+impl Object {
+    /// The record's kind, for reports.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Object::Str(_) => "string",
+            Object::Proto(_) => "prototype",
+            Object::Closure { .. } => "closure",
+            Object::Native { .. } => "native",
+            Object::Upvalue(_) => "upvalue",
+            Object::Table(_) | Object::TablePatch(_) => "table",
+            Object::Thread(_) => "thread",
+            Object::UserData { .. } => "userdata",
+            Object::Channel(_) => "channel",
+            Object::Task(_) => "task",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SchedRecord {
+    /// Task objects not yet over, in spawn order.
+    pub tasks: Vec<u64>,
+    pub ready: Vec<u64>,
+    pub timers: Vec<(u64, u64, WaiterRecord)>,
+    pub timer_seq: u64,
+    pub now: u64,
+    pub last_task_id: u64,
+    pub main_task: Option<u64>,
+}
+
+/// The roots of the heap: everything else is reachable from here.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RootRecord {
+    pub globals: u64,
+    pub registry: u64,
+    pub main_thread: u64,
+    pub string_meta: Option<u64>,
+    pub event_names: Vec<u64>,
+    pub next_id: u64,
+    pub sched: SchedRecord,
+}
+
+/// A full image, or a delta against the previous epoch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Image {
+    pub full: bool,
+    pub root: RootRecord,
+    pub objects: BTreeMap<u64, Object>,
+}
+
+/// Why an image cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ImageError {
+    #[error("object {id} is referenced but not in the image")]
+    Missing { id: u64 },
+    #[error("object {id} is a {found}, where a {expected} is needed")]
+    WrongKind {
+        id: u64,
+        expected: &'static str,
+        found: &'static str,
+    },
+    #[error("unknown native function '{name}' (not registered in this runtime)")]
+    UnknownNative { name: String },
+    #[error("a delta cannot be restored on its own; apply it to a full image")]
+    NotFull,
+    #[error("invalid image: {0}")]
+    Invalid(String),
+}
+
+impl Image {
+    /// Applies a delta to this full image, in place: new and changed
+    /// objects replace the old records, table patches update them. Then
+    /// drops the objects no longer reachable from the roots.
+    pub fn apply(&mut self, delta: &Image) -> Result<(), ImageError> {
+        if !self.full {
+            return Err(ImageError::NotFull);
+        }
+        for (id, obj) in &delta.objects {
+            match obj {
+                Object::TablePatch(p) => {
+                    let Some(Object::Table(t)) = self.objects.get_mut(id) else {
+                        return Err(ImageError::Missing { id: *id });
+                    };
+                    t.meta = p.meta;
+                    t.array.resize(p.array_len as usize, Val::Nil);
+                    t.entries
+                        .resize(p.entries_len as usize, (Val::Nil, Val::Nil));
+                    for (i, v) in &p.array {
+                        let slot = t.array.get_mut(*i as usize).ok_or_else(|| {
+                            ImageError::Invalid(format!("table {id}: array slot {i} out of range"))
+                        })?;
+                        *slot = *v;
+                    }
+                    for (i, k, v) in &p.entries {
+                        let slot = t.entries.get_mut(*i as usize).ok_or_else(|| {
+                            ImageError::Invalid(format!("table {id}: entry {i} out of range"))
+                        })?;
+                        *slot = (*k, *v);
+                    }
+                }
+                other => {
+                    self.objects.insert(*id, other.clone());
+                }
+            }
+        }
+        self.root = delta.root.clone();
+        self.prune();
+        Ok(())
+    }
+
+    /// Drops records that nothing reachable refers to.
+    pub fn prune(&mut self) {
+        let mut live = std::collections::HashSet::new();
+        let mut stack = root_refs(&self.root);
+        while let Some(id) = stack.pop() {
+            if !live.insert(id) {
+                continue;
+            }
+            if let Some(obj) = self.objects.get(&id) {
+                refs_of(obj, &mut stack);
+            }
+        }
+        self.objects.retain(|id, _| live.contains(id));
+    }
+}
+
+fn root_refs(root: &RootRecord) -> Vec<u64> {
+    let mut out = vec![root.globals, root.registry, root.main_thread];
+    out.extend(root.string_meta);
+    out.extend(&root.event_names);
+    out.extend(&root.sched.tasks);
+    out.extend(&root.sched.ready);
+    out.extend(root.sched.timers.iter().map(|(_, _, w)| w.task));
+    out
+}
+
+fn val_ref(v: &Val, out: &mut Vec<u64>) {
+    if let Val::Ref(id) = v {
+        out.push(*id);
+    }
+}
+
+fn delivery_refs(d: &DeliveryRecord, out: &mut Vec<u64>) {
+    match d {
+        DeliveryRecord::Values(vs) => vs.iter().for_each(|v| val_ref(v, out)),
+        DeliveryRecord::Error(v) => val_ref(v, out),
+    }
+}
+
+/// Every id a record refers to.
+pub fn refs_of(obj: &Object, out: &mut Vec<u64>) {
+    match obj {
+        Object::Str(_) => {}
+        Object::Proto(p) => out.extend(&p.protos),
+        Object::Closure { proto, upvalues } => {
+            out.push(*proto);
+            out.extend(upvalues);
+        }
+        Object::Native { upvalues, .. } => upvalues.iter().for_each(|v| val_ref(v, out)),
+        Object::Upvalue(UpvalueRecord::Open { thread, .. }) => out.push(*thread),
+        Object::Upvalue(UpvalueRecord::Closed(v)) => val_ref(v, out),
+        Object::Table(t) => {
+            out.extend(t.meta);
+            t.array.iter().for_each(|v| val_ref(v, out));
+            for (k, v) in &t.entries {
+                val_ref(k, out);
+                val_ref(v, out);
+            }
+        }
+        Object::TablePatch(p) => {
+            out.extend(p.meta);
+            p.array.iter().for_each(|(_, v)| val_ref(v, out));
+            for (_, k, v) in &p.entries {
+                val_ref(k, out);
+                val_ref(v, out);
+            }
+        }
+        Object::Thread(t) => {
+            t.stack.iter().for_each(|v| val_ref(v, out));
+            for f in &t.frames {
+                match f {
+                    FrameRecord::Lua { closure, .. } => out.push(*closure),
+                    FrameRecord::Native { cont, .. } => match cont {
+                        ContRecord::Xpcall { handler: v }
+                        | ContRecord::Unwinding { error: v }
+                        | ContRecord::CloseAll { error: Some(v) }
+                        | ContRecord::Step { state: v, .. } => val_ref(v, out),
+                        _ => {}
+                    },
+                }
+            }
+            out.extend(t.open_upvalues.iter().map(|(_, u)| *u));
+            if let Some(e) = &t.error {
+                val_ref(e, out);
+            }
+        }
+        Object::UserData { meta, kind } => {
+            out.push(*meta);
+            match kind {
+                UserKindRecord::Task(t) => out.push(*t),
+                UserKindRecord::Channel(c) => out.push(*c),
+                UserKindRecord::Resource { .. } => {}
+            }
+        }
+        Object::Channel(c) => {
+            c.buf.iter().for_each(|v| val_ref(v, out));
+            out.extend(c.recvq.iter().map(|w| w.task));
+            for (w, v) in &c.sendq {
+                out.push(w.task);
+                val_ref(v, out);
+            }
+        }
+        Object::Task(t) => {
+            out.extend(&t.chain);
+            if let Some(d) = &t.wake {
+                delivery_refs(d, out);
+            }
+            if let Some(d) = &t.outcome {
+                delivery_refs(d, out);
+            }
+            out.extend(t.joiners.iter().map(|(t, _)| *t));
+        }
+    }
+}
+
+/// Checks that a full image is complete and consistent: every reference
+/// resolves to an object of a kind that may stand there, and every native
+/// is known (`known_native`).
+pub fn validate(image: &Image, known_native: &dyn Fn(&str) -> bool) -> Result<(), ImageError> {
+    if !image.full {
+        return Err(ImageError::NotFull);
+    }
+    let kind_of = |id: u64| -> Result<&'static str, ImageError> {
+        image
+            .objects
+            .get(&id)
+            .map(Object::kind)
+            .ok_or(ImageError::Missing { id })
+    };
+    let expect = |id: u64, expected: &'static str| -> Result<(), ImageError> {
+        let found = kind_of(id)?;
+        if found == expected {
+            Ok(())
+        } else {
+            Err(ImageError::WrongKind {
+                id,
+                expected,
+                found,
+            })
+        }
+    };
+    let root = &image.root;
+    expect(root.globals, "table")?;
+    expect(root.registry, "table")?;
+    expect(root.main_thread, "thread")?;
+    if let Some(m) = root.string_meta {
+        expect(m, "table")?;
+    }
+    if root.event_names.len() != crate::state::Event::ALL.len() {
+        return Err(ImageError::Invalid("wrong number of event names".into()));
+    }
+    for &id in &root.event_names {
+        expect(id, "string")?;
+    }
+    for &id in root.sched.tasks.iter().chain(&root.sched.ready) {
+        expect(id, "task")?;
+    }
+    for (_, _, w) in &root.sched.timers {
+        expect(w.task, "task")?;
+    }
+    for (&id, obj) in &image.objects {
+        if id >= root.next_id {
+            return Err(ImageError::Invalid(format!(
+                "object {id} is above the id counter {}",
+                root.next_id
+            )));
+        }
+        let mut refs = Vec::new();
+        refs_of(obj, &mut refs);
+        for r in refs {
+            kind_of(r)?;
+        }
+        match obj {
+            Object::Proto(p) => {
+                for &c in &p.protos {
+                    expect(c, "prototype")?;
+                }
+            }
+            Object::Closure { proto, upvalues } => {
+                expect(*proto, "prototype")?;
+                for &u in upvalues {
+                    expect(u, "upvalue")?;
+                }
+            }
+            Object::Native { name, .. } => {
+                if !known_native(name) {
+                    return Err(ImageError::UnknownNative { name: name.clone() });
+                }
+            }
+            Object::Upvalue(UpvalueRecord::Open { thread, .. }) => expect(*thread, "thread")?,
+            Object::Table(t) => {
+                if let Some(m) = t.meta {
+                    expect(m, "table")?;
+                }
+            }
+            Object::TablePatch(_) => {
+                return Err(ImageError::Invalid("patch in a full image".into()))
+            }
+            Object::Thread(t) => {
+                for f in &t.frames {
+                    match f {
+                        FrameRecord::Lua { closure, .. } => expect(*closure, "closure")?,
+                        FrameRecord::Native { cont, .. } => {
+                            if let ContRecord::Step { step, .. } = cont {
+                                if !known_native(step) {
+                                    return Err(ImageError::UnknownNative { name: step.clone() });
+                                }
+                            }
+                        }
+                    }
+                }
+                for &(_, u) in &t.open_upvalues {
+                    expect(u, "upvalue")?;
+                }
+            }
+            Object::UserData { meta, kind } => {
+                expect(*meta, "table")?;
+                match kind {
+                    UserKindRecord::Task(t) => expect(*t, "task")?,
+                    UserKindRecord::Channel(c) => expect(*c, "channel")?,
+                    UserKindRecord::Resource { .. } => {}
+                }
+            }
+            Object::Channel(c) => {
+                for w in c.recvq.iter().chain(c.sendq.iter().map(|(w, _)| w)) {
+                    expect(w.task, "task")?;
+                }
+            }
+            Object::Task(t) => {
+                if t.chain.is_empty() && !t.status.is_over() {
+                    return Err(ImageError::Invalid(format!("task {id} has no thread")));
+                }
+                for &th in &t.chain {
+                    expect(th, "thread")?;
+                }
+                for &(j, _) in &t.joiners {
+                    expect(j, "task")?;
+                }
+            }
+            Object::Str(_) | Object::Upvalue(UpvalueRecord::Closed(_)) => {}
+        }
+    }
+    Ok(())
+}

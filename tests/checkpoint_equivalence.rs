@@ -1,0 +1,203 @@
+//! Checkpoint equivalence, the central property: a program checkpointed at
+//! any safepoint and restored into a fresh runtime (through the frame
+//! format, bytes and all) finishes with exactly the output of an
+//! uninterrupted run.
+//!
+//! Programs: every conformance program and the task/coroutine programs of
+//! `tests/checkpoint/`. Turns are short (a few dozen instructions), so
+//! safepoints land inside calls, loops, pcalls, coroutines and parked
+//! tasks; which turns are checkpointed is drawn from a seeded generator
+//! (`CHECKPOINT_SEED` to vary it, `CHECKPOINT_POINTS` for how many per
+//! program).
+
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use understudy::runtime::runtime::SharedBuffer;
+use understudy::{Config, Runtime};
+use understudy_checkpointer::{decode, encode, Compression, Position};
+
+/// Instructions per turn: small, so that there are many safepoints.
+const SLICE: u32 = 61;
+
+fn config() -> Config {
+    Config {
+        virtual_time: true,
+        slice: SLICE,
+        allow_net: false,
+        ..Config::default()
+    }
+}
+
+/// xorshift64*: reproducible picks without a dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+/// Programs whose output cannot be the same after a restore, and why.
+const EXCLUDED: &[(&str, &str)] = &[
+    // Open files are host resources: like connections they do not survive
+    // a restore (the handle then reads as closed).
+    (
+        "conformance/io_write_read.lua",
+        "keeps files open across turns",
+    ),
+    (
+        "conformance/base_dofile_loadfile.lua",
+        "keeps files open across turns",
+    ),
+    // Prints a table's address, which differs in every runtime.
+    ("conformance/weak_tables.lua", "prints an address"),
+];
+
+struct Program {
+    name: String,
+    source: Vec<u8>,
+}
+
+fn programs() -> Vec<Program> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
+    let mut out = Vec::new();
+    for dir in ["conformance", "checkpoint"] {
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(root.join(dir))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "lua"))
+            .collect();
+        paths.sort();
+        for p in paths {
+            let name = format!("{dir}/{}", p.file_name().unwrap().to_string_lossy());
+            if EXCLUDED.iter().any(|(n, _)| *n == name) {
+                continue;
+            }
+            out.push(Program {
+                name,
+                source: std::fs::read(&p).unwrap(),
+            });
+        }
+    }
+    assert!(out.len() > 100, "found only {} programs", out.len());
+    out
+}
+
+/// A runtime writing into `out`, with the program loaded.
+fn start(program: &Program, out: &Rc<RefCell<Vec<u8>>>) -> Runtime {
+    let mut rt = Runtime::new(config());
+    rt.set_output(Box::new(SharedBuffer(out.clone())));
+    rt.on_task_error(|_| {});
+    let chunkname = format!("@{}", program.name.rsplit('/').next().unwrap());
+    let source = understudy::runtime::runtime::skip_shebang(&program.source);
+    rt.load(source, &chunkname, &[]).unwrap();
+    rt
+}
+
+/// Output and final result (as text) of a whole run, and its turn count.
+fn uninterrupted(program: &Program) -> (Vec<u8>, String, u64) {
+    let out = Rc::new(RefCell::new(Vec::new()));
+    let mut rt = start(program, &out);
+    let mut turns = 0;
+    let result = loop {
+        match rt.run_turns(1) {
+            Ok(true) => break "ok".to_owned(),
+            Ok(false) => turns += 1,
+            Err(e) => break format!("error: {e}"),
+        }
+        assert!(turns < 5_000_000, "{} does not finish", program.name);
+    };
+    let bytes = out.borrow().clone();
+    (bytes, result, turns)
+}
+
+/// Runs `turns` turns, checkpoints through the frame format, restores into
+/// a fresh runtime and finishes there.
+fn with_restore_at(program: &Program, turns: u64) -> (Vec<u8>, String) {
+    let out = Rc::new(RefCell::new(Vec::new()));
+    let mut rt = start(program, &out);
+    match rt.run_turns(turns) {
+        Ok(true) => return (out.borrow().clone(), "ok".to_owned()),
+        Ok(false) => {}
+        Err(e) => return (out.borrow().clone(), format!("error: {e}")),
+    }
+    let image = rt.checkpoint();
+    let bytes = encode(&image, Position::default(), Compression::Lz4);
+    drop(rt);
+    let (_, decoded) = decode(&bytes).expect("a frame we just encoded decodes");
+    // (Compared as bytes: NaN registers make `==` on images false.)
+    assert!(
+        encode(&decoded, Position::default(), Compression::Lz4) == bytes,
+        "{}: the image survives the frame",
+        program.name
+    );
+    let mut restored = Runtime::new(config());
+    restored.set_output(Box::new(SharedBuffer(out.clone())));
+    restored.on_task_error(|_| {});
+    restored
+        .restore(&decoded)
+        .unwrap_or_else(|e| panic!("{}: restore at turn {turns}: {e}", program.name));
+    let result = match restored.run_turns(u64::MAX) {
+        Ok(true) => "ok".to_owned(),
+        Ok(false) => "stopped".to_owned(),
+        Err(e) => format!("error: {e}"),
+    };
+    let bytes = out.borrow().clone();
+    (bytes, result)
+}
+
+#[test]
+fn restored_runs_finish_like_uninterrupted_ones() {
+    let seed = std::env::var("CHECKPOINT_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x5eed_u64);
+    let points: u64 = std::env::var("CHECKPOINT_POINTS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(4);
+    let mut rng = Rng(seed | 1);
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for program in programs() {
+        let (expected, result, turns) = uninterrupted(&program);
+        let mut at: Vec<u64> = vec![1];
+        for _ in 0..points {
+            at.push(1 + rng.below(turns.max(1)));
+        }
+        for t in at {
+            let (got, got_result) = with_restore_at(&program, t);
+            checked += 1;
+            if got != expected || got_result != result {
+                failures.push(format!(
+                    "{} restored at turn {t} of {turns}: result {got_result:?} vs {result:?}\n\
+                     --- expected output (tail)\n{}\n--- got (tail)\n{}",
+                    program.name,
+                    tail(&expected),
+                    tail(&got)
+                ));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} restores differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+fn tail(b: &[u8]) -> String {
+    let s = String::from_utf8_lossy(b);
+    let lines: Vec<&str> = s.lines().collect();
+    lines[lines.len().saturating_sub(6)..].join("\n")
+}
