@@ -201,3 +201,133 @@ fn tail(b: &[u8]) -> String {
     let lines: Vec<&str> = s.lines().collect();
     lines[lines.len().saturating_sub(6)..].join("\n")
 }
+
+/// Full image at one turn, deltas at two later ones: the base with the
+/// deltas applied equals a full image taken at the last point, record for
+/// record, and restoring it finishes the program as an uninterrupted run.
+fn through_deltas(program: &Program, points: [u64; 3]) -> Result<(Vec<u8>, String), String> {
+    let out = Rc::new(RefCell::new(Vec::new()));
+    let mut rt = start(program, &out);
+    let mut base = None;
+    let mut last_full = None;
+    let mut prev = 0;
+    for (i, t) in points.iter().enumerate() {
+        match rt.run_turns(t - prev) {
+            Ok(false) => {}
+            // Finished (or failed) before the point: nothing to compare.
+            Ok(true) | Err(_) => return Ok((Vec::new(), "skipped".into())),
+        }
+        prev = *t;
+        let bytes = if i == 0 {
+            encode(&rt.checkpoint(), Position::default(), Compression::Lz4)
+        } else {
+            let delta = rt.checkpoint_delta();
+            assert!(!delta.full);
+            encode(&delta, Position::default(), Compression::Lz4)
+        };
+        let (_, image) = decode(&bytes).map_err(|e| e.to_string())?;
+        match base.as_mut() {
+            None => base = Some(image),
+            Some(b) => understudy::runtime::image::Image::apply(b, &image)
+                .map_err(|e| format!("apply: {e}"))?,
+        }
+        if i == 2 {
+            last_full = Some(rt.checkpoint());
+        }
+    }
+    let base = base.unwrap();
+    let full = last_full.unwrap();
+    let a = encode(&base, Position::default(), Compression::None);
+    let b = encode(&full, Position::default(), Compression::None);
+    if a != b {
+        let missing: Vec<_> = full
+            .objects
+            .keys()
+            .filter(|k| !base.objects.contains_key(k))
+            .take(5)
+            .collect();
+        let extra: Vec<_> = base
+            .objects
+            .keys()
+            .filter(|k| !full.objects.contains_key(k))
+            .take(5)
+            .collect();
+        let differing: Vec<_> = full
+            .objects
+            .iter()
+            .filter(|(k, v)| {
+                base.objects
+                    .get(k)
+                    .is_some_and(|w| format!("{w:?}") != format!("{v:?}"))
+            })
+            .map(|(k, v)| format!("{k}: {}", v.kind()))
+            .take(5)
+            .collect();
+        return Err(format!(
+            "base+deltas differs from a full image at turn {}: missing {missing:?}, extra {extra:?}, differing {differing:?}",
+            points[2]
+        ));
+    }
+    drop(rt);
+    let mut restored = Runtime::new(config());
+    restored.set_output(Box::new(SharedBuffer(out.clone())));
+    restored.on_task_error(|_| {});
+    restored.restore(&base).map_err(|e| e.to_string())?;
+    let result = match restored.run_turns(u64::MAX) {
+        Ok(true) => "ok".to_owned(),
+        Ok(false) => "stopped".to_owned(),
+        Err(e) => format!("error: {e}"),
+    };
+    let bytes = out.borrow().clone();
+    Ok((bytes, result))
+}
+
+#[test]
+fn base_plus_deltas_equals_a_full_image_and_restores() {
+    let seed = std::env::var("CHECKPOINT_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0xde17a_u64);
+    let mut rng = Rng(seed | 1);
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for program in programs() {
+        let (expected, result, turns) = uninterrupted(&program);
+        if turns < 3 {
+            continue;
+        }
+        for _ in 0..3 {
+            let mut p = [
+                1 + rng.below(turns),
+                1 + rng.below(turns),
+                1 + rng.below(turns),
+            ];
+            p.sort_unstable();
+            if p[0] == p[1] || p[1] == p[2] {
+                continue;
+            }
+            checked += 1;
+            match through_deltas(&program, p) {
+                Ok((_, skipped)) if skipped == "skipped" => {}
+                Ok((got, got_result)) => {
+                    if got != expected || got_result != result {
+                        failures.push(format!(
+                            "{} via deltas at {p:?}: {got_result:?} vs {result:?}\n{}\n---\n{}",
+                            program.name,
+                            tail(&expected),
+                            tail(&got)
+                        ));
+                    }
+                }
+                Err(e) => failures.push(format!("{} at {p:?}: {e}", program.name)),
+            }
+        }
+    }
+    assert!(checked > 100, "only {checked} delta chains checked");
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} delta chains fail:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}

@@ -502,6 +502,17 @@ impl Runtime {
             .mutate(|mc, state| exporter.full(Ctx { mc, state }))
     }
 
+    /// What changed since the last image ([`Runtime::checkpoint`] or
+    /// `checkpoint_delta`), as a delta image; the first call gives a full
+    /// image. Deltas applied in order to the full image
+    /// ([`crate::image::Image::apply`]) give the heap as it is now.
+    pub fn checkpoint_delta(&mut self) -> crate::image::Image {
+        self.flush();
+        let exporter = &mut self.exporter;
+        self.arena
+            .mutate(|mc, state| exporter.delta(Ctx { mc, state }))
+    }
+
     /// Replaces this runtime's heap with the one `image` describes; the
     /// program continues where the image was taken when the runtime runs
     /// again. Natives are bound by name to the standard library and to the
@@ -565,7 +576,10 @@ impl Runtime {
         });
         self.clock_base = image.root.sched.now;
         self.clock_origin = Instant::now();
+        // Changes from here on are relative to the image restored.
         self.exporter.hwm = image.root.next_id;
+        self.arena
+            .mutate(|_, state| state.image_hwm.set(image.root.next_id));
         Ok(())
     }
 
@@ -696,6 +710,9 @@ impl Runtime {
                 t.status = TaskStatus::Running;
                 (t.id, std::mem::take(&mut t.chain), t.wake.take())
             };
+            for t in &chain {
+                ctx.touch_thread(*t);
+            }
             if let Some(top) = chain.last() {
                 top.0.borrow_mut(mc).status = ThreadStatus::Running;
             }

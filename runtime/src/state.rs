@@ -210,6 +210,29 @@ pub struct State<'gc> {
     /// Host side of network resources and of async natives.
     #[collect(require_static)]
     pub host: RefCell<crate::host::Host>,
+    /// Objects with an id below this were in the last heap image; their
+    /// changes are recorded (0: no image yet, nothing is recorded).
+    #[collect(require_static)]
+    pub image_hwm: Cell<u64>,
+    /// The current epoch (images taken so far + 1); objects stamp the
+    /// epoch they were last recorded dirty in.
+    #[collect(require_static)]
+    pub epoch: Cell<u64>,
+    /// Old objects changed since the last image.
+    pub dirty: Gc<'gc, RefLock<Vec<Dirty<'gc>>>>,
+}
+
+/// An object changed since the last image.
+#[derive(Clone, Copy, Collect)]
+#[collect(no_drop)]
+pub enum Dirty<'gc> {
+    Str(LuaStr<'gc>),
+    Table(Table<'gc>),
+    Thread(Thread<'gc>),
+    Upvalue(crate::thread::UpvalueRef<'gc>),
+    Channel(crate::sched::Channel<'gc>),
+    Task(crate::sched::Task<'gc>),
+    UserData(Gc<'gc, crate::sched::UserData<'gc>>),
 }
 
 /// What every heap operation needs: the mutation handle and the root.
@@ -241,6 +264,29 @@ impl<'gc> Ctx<'gc> {
 
     pub fn event(self, e: Event) -> LuaStr<'gc> {
         self.state.event_names[e as usize]
+    }
+
+    /// Records that the object `id` (stamped with `stamp`) changed, if the
+    /// last heap image holds it and it is not recorded yet this epoch.
+    #[inline]
+    pub fn note_dirty(self, id: u64, stamp: &Cell<u64>, object: impl FnOnce() -> Dirty<'gc>) {
+        if id < self.state.image_hwm.get() {
+            let epoch = self.state.epoch.get();
+            if stamp.get() != epoch {
+                stamp.set(epoch);
+                self.state.dirty.borrow_mut(self.mc).push(object());
+            }
+        }
+    }
+
+    /// Records that thread `t` changed (it ran, or something wrote to it).
+    #[inline]
+    pub fn touch_thread(self, t: Thread<'gc>) {
+        if self.state.image_hwm.get() == 0 {
+            return;
+        }
+        let th = t.0.borrow();
+        self.note_dirty(th.id, &th.dirty_stamp, || Dirty::Thread(t));
     }
 
     /// The metatable of any value.
@@ -291,6 +337,9 @@ impl<'gc> State<'gc> {
             collect_requested: Cell::new(false),
             sched: Gc::new(mc, RefLock::new(Default::default())),
             host: RefCell::new(Default::default()),
+            image_hwm: Cell::new(0),
+            epoch: Cell::new(1),
+            dirty: Gc::new(mc, RefLock::new(Vec::new())),
         }
     }
 }

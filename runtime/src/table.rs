@@ -48,6 +48,28 @@ pub struct TableData<'gc> {
     #[collect(require_static)]
     charge: Charge,
     pub metatable: Option<Table<'gc>>,
+    /// The epoch this table was last recorded dirty in.
+    #[collect(require_static)]
+    pub(crate) dirty_stamp: Cell<u64>,
+    /// Slots changed since the last heap image (array index `i` as `2i`,
+    /// entry `p` as `2p + 1`), unless `whole` says the layout changed or
+    /// so much did that sending the whole table is simpler.
+    #[collect(require_static)]
+    pub(crate) changed: Vec<u32>,
+    #[collect(require_static)]
+    pub(crate) whole: bool,
+}
+
+/// What a mutation touched, for the heap image's per-slot deltas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Touched {
+    Nothing,
+    Array(usize),
+    Entry(usize),
+    /// Only the array part's length (a pop from its end).
+    Length,
+    /// Entries moved: the table is sent whole.
+    Layout,
 }
 
 /// Why a key cannot be stored.
@@ -161,7 +183,7 @@ impl<'gc> TableData<'gc> {
         self.get_hashed(Value::Integer(i))
     }
 
-    fn set(&mut self, key: Value<'gc>, value: Value<'gc>) -> Result<(), KeyError> {
+    fn set(&mut self, key: Value<'gc>, value: Value<'gc>) -> Result<Touched, KeyError> {
         let key = normalize(key);
         match key {
             Value::Nil => return Err(KeyError::Nil),
@@ -169,21 +191,20 @@ impl<'gc> TableData<'gc> {
             Value::Integer(i) => {
                 if i >= 1 && (i as u64) <= self.array.len() as u64 {
                     self.array[i as usize - 1] = value;
-                    return Ok(());
+                    return Ok(Touched::Array(i as usize - 1));
                 }
                 if i as u64 == self.array.len() as u64 + 1 && !value.is_nil() {
-                    self.push_array(value);
-                    return Ok(());
+                    return Ok(self.push_array(value));
                 }
             }
             _ => {}
         }
-        self.set_hashed(key, value);
-        Ok(())
+        Ok(self.set_hashed(key, value))
     }
 
-    fn push_array(&mut self, value: Value<'gc>) {
+    fn push_array(&mut self, value: Value<'gc>) -> Touched {
         self.array.push(value);
+        let mut touched = Touched::Array(self.array.len() - 1);
         // Keys that now continue the sequence move over from the hash part.
         if self.entries.len() > self.tombstones {
             loop {
@@ -194,14 +215,16 @@ impl<'gc> TableData<'gc> {
                         self.entries[i].1 = Value::Nil;
                         self.tombstones += 1;
                         self.array.push(v);
+                        touched = Touched::Layout;
                     }
                     _ => break,
                 }
             }
         }
+        touched
     }
 
-    fn set_hashed(&mut self, key: Value<'gc>, value: Value<'gc>) {
+    fn set_hashed(&mut self, key: Value<'gc>, value: Value<'gc>) -> Touched {
         if let Some(i) = self.find(key) {
             let old = self.entries[i].1;
             match (old.is_nil(), value.is_nil()) {
@@ -210,11 +233,12 @@ impl<'gc> TableData<'gc> {
                 _ => {}
             }
             self.entries[i].1 = value;
-            return;
+            return Touched::Entry(i);
         }
         if value.is_nil() {
-            return;
+            return Touched::Nothing;
         }
+        let mut layout = false;
         if self.entries.len() == self.entries.capacity() {
             // The hash part is full: first see whether integer keys would
             // rather live in the array part (PUC-Rio's rehash), so `#`
@@ -223,12 +247,14 @@ impl<'gc> TableData<'gc> {
                 if let Value::Integer(i) = key {
                     if i >= 1 && (i as u64) <= self.array.len() as u64 {
                         self.array[i as usize - 1] = value;
-                        return;
+                        return Touched::Layout;
                     }
                 }
+                layout = true;
             }
             if self.tombstones * 2 > self.entries.len() {
                 self.compact();
+                layout = true;
             }
         }
         let pos = self.entries.len() as u32;
@@ -236,6 +262,31 @@ impl<'gc> TableData<'gc> {
         let entries = &self.entries;
         self.index
             .insert_unique(hash_key(key), pos, |&i| hash_key(entries[i as usize].0));
+        if layout {
+            Touched::Layout
+        } else {
+            Touched::Entry(pos as usize)
+        }
+    }
+
+    /// Notes a change for the next delta.
+    fn record(&mut self, touched: Touched) {
+        if self.whole {
+            return;
+        }
+        match touched {
+            Touched::Nothing | Touched::Length => return,
+            Touched::Array(i) => self.changed.push((i as u32) << 1),
+            Touched::Entry(p) => self.changed.push(((p as u32) << 1) | 1),
+            Touched::Layout => self.whole = true,
+        }
+        let size = self.array.len() + self.entries.len();
+        if self.changed.len() > 64usize.max(size / 2) {
+            self.whole = true;
+        }
+        if self.whole {
+            self.changed = Vec::new();
+        }
     }
 
     /// PUC-Rio's `computesizes`: the largest power-of-two array size that
@@ -430,6 +481,9 @@ impl<'gc> Table<'gc> {
                 tombstones: 0,
                 charge,
                 metatable: None,
+                dirty_stamp: Cell::new(0),
+                changed: Vec::new(),
+                whole: false,
             }),
         ))
     }
@@ -483,12 +537,30 @@ impl<'gc> Table<'gc> {
     pub fn set(self, ctx: Ctx<'gc>, key: Value<'gc>, value: Value<'gc>) -> Result<(), KeyError> {
         let mut t = self.0.borrow_mut(ctx.mc);
         let before = (t.array.capacity(), t.entries.capacity());
-        let r = t.set(key, value);
+        let touched = t.set(key, value)?;
         let after = (t.array.capacity(), t.entries.capacity());
         if after != before {
             t.charge.resize(table_bytes(after.0, after.1));
         }
-        r
+        self.note(ctx, &mut t, touched);
+        Ok(())
+    }
+
+    /// Records a change for the next heap-image delta (when the last
+    /// image holds this table).
+    #[inline]
+    fn note(self, ctx: Ctx<'gc>, t: &mut TableData<'gc>, touched: Touched) {
+        if t.id < ctx.state.image_hwm.get() && touched != Touched::Nothing {
+            t.record(touched);
+            ctx.note_dirty(t.id, &t.dirty_stamp, || crate::state::Dirty::Table(self));
+        }
+    }
+
+    /// Forgets the recorded changes (they went into an image).
+    pub(crate) fn clear_changes(self, mc: &Mutation<'gc>) {
+        let mut t = self.0.borrow_mut(mc);
+        t.changed.clear();
+        t.whole = false;
     }
 
     /// The value of array slot `i`, nil when absent (then the caller takes
@@ -516,6 +588,7 @@ impl<'gc> Table<'gc> {
             return false;
         }
         t.array[slot] = value;
+        self.note(ctx, &mut t, Touched::Array(slot));
         true
     }
 
@@ -543,7 +616,10 @@ impl<'gc> Table<'gc> {
     }
 
     pub fn set_metatable(self, ctx: Ctx<'gc>, mt: Option<Table<'gc>>) {
-        self.0.borrow_mut(ctx.mc).metatable = mt;
+        let mut t = self.0.borrow_mut(ctx.mc);
+        t.metatable = mt;
+        // A delta always carries the metatable: only the mark is needed.
+        self.note(ctx, &mut t, Touched::Length);
     }
 
     /// Reserves room for `n` more array entries (`table.move`, `SetList`).
@@ -566,6 +642,9 @@ impl<'gc> Table<'gc> {
                 t.array[start..end].copy_from_slice(values);
                 let cap = (t.array.capacity(), t.entries.capacity());
                 t.charge.resize(table_bytes(cap.0, cap.1));
+                for slot in start..end {
+                    self.note(ctx, &mut t, Touched::Array(slot));
+                }
                 return;
             }
         }
@@ -591,6 +670,12 @@ impl<'gc> Table<'gc> {
             return false;
         }
         t.array.insert(pos as usize - 1, value);
+        let touched = if pos as usize == n + 1 {
+            Touched::Array(n)
+        } else {
+            Touched::Layout
+        };
+        self.note(ctx, &mut t, touched);
         true
     }
 
@@ -605,7 +690,14 @@ impl<'gc> Table<'gc> {
         if t.entries.len() > t.tombstones && !t.get_hashed(Value::Integer(n as i64 + 1)).is_nil() {
             return None;
         }
-        Some(t.array.remove(pos as usize - 1))
+        let v = t.array.remove(pos as usize - 1);
+        let touched = if pos as usize == n {
+            Touched::Length
+        } else {
+            Touched::Layout
+        };
+        self.note(ctx, &mut t, touched);
+        Some(v)
     }
 }
 

@@ -120,6 +120,9 @@ pub struct ThreadState<'gc> {
     /// many deep coroutines count against the limit).
     #[collect(require_static)]
     pub charge: Charge,
+    /// The epoch this thread was last recorded dirty in.
+    #[collect(require_static)]
+    pub dirty_stamp: std::cell::Cell<u64>,
 }
 
 impl ThreadState<'_> {
@@ -172,6 +175,7 @@ impl<'gc> Thread<'gc> {
                 top: 0,
                 error: None,
                 charge,
+                dirty_stamp: Default::default(),
             }),
         ))
     }
@@ -201,6 +205,18 @@ pub enum UpvalueState<'gc> {
 pub struct Upvalue<'gc> {
     pub id: u64,
     pub state: UpvalueState<'gc>,
+    /// The epoch this upvalue was last recorded dirty in.
+    #[collect(require_static)]
+    pub dirty_stamp: std::cell::Cell<u64>,
+}
+
+/// Sets a closed upvalue's value (or closes it), recording the change.
+pub fn set_upvalue_state<'gc>(ctx: Ctx<'gc>, u: UpvalueRef<'gc>, state: UpvalueState<'gc>) {
+    let mut cell = u.borrow_mut(ctx.mc);
+    cell.state = state;
+    ctx.note_dirty(cell.id, &cell.dirty_stamp, || {
+        crate::state::Dirty::Upvalue(u)
+    });
 }
 
 pub type UpvalueRef<'gc> = Gc<'gc, RefLock<Upvalue<'gc>>>;
@@ -211,6 +227,7 @@ pub fn new_upvalue<'gc>(ctx: Ctx<'gc>, state: UpvalueState<'gc>) -> UpvalueRef<'
         RefLock::new(Upvalue {
             id: ctx.next_id(),
             state,
+            dirty_stamp: Default::default(),
         }),
     )
 }

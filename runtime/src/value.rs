@@ -168,6 +168,9 @@ impl<'gc> From<Table<'gc>> for Value<'gc> {
 #[collect(require_static)]
 pub struct StrData {
     id: u64,
+    /// The epoch this string was last re-interned in while old: the
+    /// interner can hand out a string the last image did not hold.
+    dirty_stamp: Cell<u64>,
     _charge: Charge,
     /// Computed on first use: long strings that never become keys are
     /// never hashed.
@@ -207,8 +210,12 @@ impl<'gc> LuaStr<'gc> {
     }
 
     fn intern_short(ctx: Ctx<'gc>, bytes: &[u8]) -> LuaStr<'gc> {
-        let s = ctx.state;
-        Self::intern(ctx.mc, s.strings, &s.next_id, &s.meter, bytes)
+        let st = ctx.state;
+        let s = Self::intern(ctx.mc, st.strings, &st.next_id, &st.meter, bytes);
+        // An old string found again may have been unreachable (and so
+        // left out) when the last image was taken: send it again.
+        ctx.note_dirty(s.0.id, &s.0.dirty_stamp, || crate::state::Dirty::Str(s));
+        s
     }
 
     /// The one short string with these bytes: found, or made and recorded.
@@ -256,29 +263,6 @@ impl<'gc> LuaStr<'gc> {
         }
     }
 
-    /// A string without a context (restoring an image): the interned one
-    /// for short strings, else a new one with the next id.
-    pub(crate) fn intern_or_alloc(
-        mc: &Mutation<'gc>,
-        strings: InternerRef<'gc>,
-        ids: &Cell<u64>,
-        meter: &Rc<MemoryMeter>,
-        bytes: &[u8],
-    ) -> LuaStr<'gc> {
-        if bytes.len() <= SHORT_MAX {
-            return Self::intern(mc, strings, ids, meter, bytes);
-        }
-        let id = ids.get();
-        ids.set(id + 1);
-        Self::alloc(
-            mc,
-            id,
-            Charge::new(meter, bytes.len() + 32),
-            0,
-            bytes.into(),
-        )
-    }
-
     fn alloc(
         mc: &Mutation<'gc>,
         id: u64,
@@ -290,6 +274,7 @@ impl<'gc> LuaStr<'gc> {
             mc,
             StrData {
                 id,
+                dirty_stamp: Cell::new(0),
                 _charge: charge,
                 hash: Cell::new(hash),
                 bytes,

@@ -13,7 +13,7 @@ use gc_arena::Gc;
 use super::*;
 use crate::native::Cont;
 use crate::sched::{Channel, Delivery, Task, UserData, UserKind, Waiter};
-use crate::state::Ctx;
+use crate::state::{Ctx, Dirty};
 use crate::table::Table;
 use crate::thread::{Frame, Thread, UpvalueRef, UpvalueState};
 use crate::value::{Closure, LuaStr, Native, Proto, Value};
@@ -76,6 +76,13 @@ impl<'gc> Walk<'gc> {
         id
     }
 
+    /// Records `p` whatever its age (a dirty old object).
+    fn force(&mut self, p: Pending<'gc>) {
+        if self.seen.insert(p.id()) {
+            self.queue.push(p);
+        }
+    }
+
     fn val(&mut self, v: Value<'gc>) -> Val {
         match v {
             Value::Nil => Val::Nil,
@@ -135,6 +142,33 @@ impl<'gc> Walk<'gc> {
         }
     }
 
+    /// The slots of `t` that changed since the last image.
+    fn table_patch(&mut self, t: Table<'gc>) -> TablePatch {
+        let data = t.data();
+        let (array, entries) = data.parts();
+        let mut slots = data.changed.clone();
+        slots.sort_unstable();
+        slots.dedup();
+        let mut patch = TablePatch {
+            meta: data.metatable.map(|m| self.reach(Pending::Table(m))),
+            array_len: array.len() as u32,
+            entries_len: entries.len() as u32,
+            array: Vec::new(),
+            entries: Vec::new(),
+        };
+        for s in slots {
+            let i = (s >> 1) as usize;
+            if s & 1 == 0 {
+                if let Some(v) = array.get(i) {
+                    patch.array.push((i as u32, self.val(*v)));
+                }
+            } else if let Some((k, v)) = entries.get(i) {
+                patch.entries.push((i as u32, self.val(*k), self.val(*v)));
+            }
+        }
+        patch
+    }
+
     fn record(&mut self, p: Pending<'gc>) -> Object {
         match p {
             Pending::Str(s) => Object::Str(s.as_bytes().to_vec()),
@@ -150,7 +184,7 @@ impl<'gc> Walk<'gc> {
                     max_stack: info.max_stack,
                     code: info.code.clone(),
                     lines: info.lines.clone(),
-                    constants: info.constants.clone(),
+                    constants: p.constants.iter().map(|c| self.val(*c)).collect(),
                     protos: p
                         .protos
                         .iter()
@@ -311,7 +345,7 @@ pub struct Exporter {
 
 impl Exporter {
     /// A full image of everything reachable. Must be called at a safepoint
-    /// (no task running).
+    /// (no task running). Starts recording changes for the next delta.
     pub fn full<'gc>(&mut self, ctx: Ctx<'gc>) -> Image {
         let mut walk = Walk {
             hwm: 0,
@@ -321,12 +355,75 @@ impl Exporter {
         };
         let root = root_record(ctx, &mut walk);
         walk.drain();
-        self.hwm = root.next_id;
+        self.next_epoch(ctx, root.next_id);
         Image {
             full: true,
             root,
             objects: walk.objects,
         }
+    }
+
+    /// What changed since the last image (full or delta): the old objects
+    /// recorded dirty (tables as their changed slots), every live task,
+    /// and the new objects reachable from those and from the roots.
+    pub fn delta<'gc>(&mut self, ctx: Ctx<'gc>) -> Image {
+        if self.hwm == 0 {
+            return self.full(ctx);
+        }
+        let mut walk = Walk {
+            hwm: self.hwm,
+            seen: HashSet::new(),
+            queue: Vec::new(),
+            objects: BTreeMap::new(),
+        };
+        let root = root_record(ctx, &mut walk);
+        let dirty = ctx.state.dirty.borrow().clone();
+        for d in &dirty {
+            match *d {
+                Dirty::Table(t) => {
+                    let id = t.id();
+                    if walk.seen.insert(id) {
+                        let record = if t.data().whole {
+                            Object::Table(walk.table_record(t))
+                        } else {
+                            Object::TablePatch(walk.table_patch(t))
+                        };
+                        walk.objects.insert(id, record);
+                    }
+                }
+                Dirty::Str(s) => walk.force(Pending::Str(s)),
+                Dirty::Thread(t) => walk.force(Pending::Thread(t)),
+                Dirty::Upvalue(u) => walk.force(Pending::Upvalue(u)),
+                Dirty::Channel(c) => walk.force(Pending::Channel(c)),
+                Dirty::Task(t) => walk.force(Pending::Task(t)),
+                Dirty::UserData(u) => walk.force(Pending::UserData(u)),
+            }
+        }
+        // Live tasks change at every turn (status, wait sequence).
+        let live: Vec<Task<'gc>> = ctx.state.sched.borrow().tasks.values().copied().collect();
+        for t in live {
+            walk.force(Pending::Task(t));
+        }
+        walk.drain();
+        self.next_epoch(ctx, root.next_id);
+        Image {
+            full: false,
+            root,
+            objects: walk.objects,
+        }
+    }
+
+    /// Closes the epoch: changes from now on go into the next delta.
+    fn next_epoch(&mut self, ctx: Ctx<'_>, next_id: u64) {
+        let dirty = std::mem::take(&mut *ctx.state.dirty.borrow_mut(ctx.mc));
+        for d in dirty {
+            if let Dirty::Table(t) = d {
+                t.clear_changes(ctx.mc);
+            }
+        }
+        self.hwm = next_id;
+        ctx.state.image_hwm.set(next_id);
+        ctx.state.epoch.set(ctx.state.epoch.get() + 1);
     }
 }
 

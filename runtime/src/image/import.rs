@@ -106,19 +106,14 @@ impl<'gc, 'a> Build<'gc, 'a> {
             unreachable!("validated: {id} is a prototype")
         };
         let children: Box<[_]> = r.protos.iter().map(|c| self.proto(*c)).collect();
-        let constants: Box<[Value<'gc>]> = r
-            .constants
+        let constants: Box<[Value<'gc>]> = r.constants.iter().map(|c| self.val(*c)).collect();
+        let info_constants = constants
             .iter()
             .map(|c| match c {
-                Constant::Integer(i) => Value::Integer(*i),
-                Constant::Float(f) => Value::Number(*f),
-                Constant::String(b) => Value::String(LuaStr::intern_or_alloc(
-                    self.mc,
-                    self.interner,
-                    &self.next_id,
-                    &self.meter,
-                    b,
-                )),
+                Value::Integer(i) => Constant::Integer(*i),
+                Value::Number(f) => Constant::Float(*f),
+                Value::String(s) => Constant::String(s.as_bytes().into()),
+                _ => unreachable!("validated: constants are numbers and strings"),
             })
             .collect();
         let info = Rc::new(FunctionProto {
@@ -131,7 +126,7 @@ impl<'gc, 'a> Build<'gc, 'a> {
             max_stack: r.max_stack,
             code: r.code.clone(),
             lines: r.lines.clone(),
-            constants: r.constants.clone(),
+            constants: info_constants,
             protos: Vec::new(),
             upvalues: r.upvalues.clone(),
             locals: r.locals.clone(),
@@ -249,6 +244,7 @@ impl<'gc, 'a> Build<'gc, 'a> {
                         RefLock::new(Upvalue {
                             id,
                             state: UpvalueState::Closed(Value::Nil),
+                            dirty_stamp: Default::default(),
                         }),
                     );
                     self.upvalues.insert(id, u);
@@ -263,6 +259,7 @@ impl<'gc, 'a> Build<'gc, 'a> {
                             closed: c.closed,
                             recvq: Default::default(),
                             sendq: Default::default(),
+                            dirty_stamp: Default::default(),
                         }),
                     );
                     self.channels.insert(id, ch);
@@ -280,6 +277,7 @@ impl<'gc, 'a> Build<'gc, 'a> {
                             wake: None,
                             outcome: None,
                             joiners: Vec::new(),
+                            dirty_stamp: Default::default(),
                         }),
                     );
                     self.tasks.insert(id, task);
@@ -339,6 +337,7 @@ impl<'gc, 'a> Build<'gc, 'a> {
                             id,
                             meta: self.tables[meta],
                             kind,
+                            dirty_stamp: Default::default(),
                         },
                     );
                     self.userdata.insert(id, u);

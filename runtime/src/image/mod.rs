@@ -25,7 +25,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::compiler::opcode::Op;
-use crate::compiler::proto::{Constant, LocalInfo, UpvalueDesc};
+use crate::compiler::proto::{LocalInfo, UpvalueDesc};
 use crate::sched::{ResourceKind, TaskStatus};
 use crate::thread::{Ret, ThreadStatus};
 
@@ -50,7 +50,9 @@ pub struct ProtoRecord {
     pub max_stack: u16,
     pub code: Vec<Op>,
     pub lines: Vec<u32>,
-    pub constants: Vec<Constant>,
+    /// Numbers, and strings by reference (so that a string a constant
+    /// shares with the heap is one object).
+    pub constants: Vec<Val>,
     /// Nested prototypes, by id.
     pub protos: Vec<u64>,
     pub upvalues: Vec<UpvalueDesc>,
@@ -355,7 +357,10 @@ fn delivery_refs(d: &DeliveryRecord, out: &mut Vec<u64>) {
 pub fn refs_of(obj: &Object, out: &mut Vec<u64>) {
     match obj {
         Object::Str(_) => {}
-        Object::Proto(p) => out.extend(&p.protos),
+        Object::Proto(p) => {
+            out.extend(&p.protos);
+            p.constants.iter().for_each(|v| val_ref(v, out));
+        }
         Object::Closure { proto, upvalues } => {
             out.push(*proto);
             out.extend(upvalues);
@@ -488,6 +493,17 @@ pub fn validate(image: &Image, known_native: &dyn Fn(&str) -> bool) -> Result<()
             Object::Proto(p) => {
                 for &c in &p.protos {
                     expect(c, "prototype")?;
+                }
+                for c in &p.constants {
+                    match c {
+                        Val::Ref(s) => expect(*s, "string")?,
+                        Val::Int(_) | Val::Num(_) => {}
+                        _ => {
+                            return Err(ImageError::Invalid(format!(
+                                "prototype {id}: bad constant"
+                            )))
+                        }
+                    }
                 }
             }
             Object::Closure { proto, upvalues } => {

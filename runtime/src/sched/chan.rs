@@ -22,6 +22,20 @@ pub struct ChannelState<'gc> {
     pub closed: bool,
     pub recvq: VecDeque<Waiter<'gc>>,
     pub sendq: VecDeque<(Waiter<'gc>, Value<'gc>)>,
+    /// The epoch this channel was last recorded dirty in.
+    #[collect(require_static)]
+    pub dirty_stamp: std::cell::Cell<u64>,
+}
+
+/// The channel's state for changing it; the change is recorded for the
+/// next heap-image delta.
+pub fn state_mut<'gc>(
+    ctx: Ctx<'gc>,
+    ch: Channel<'gc>,
+) -> std::cell::RefMut<'gc, ChannelState<'gc>> {
+    let c = ch.borrow_mut(ctx.mc);
+    ctx.note_dirty(c.id, &c.dirty_stamp, || crate::state::Dirty::Channel(ch));
+    c
 }
 
 pub fn new<'gc>(ctx: Ctx<'gc>, cap: usize) -> Channel<'gc> {
@@ -34,6 +48,7 @@ pub fn new<'gc>(ctx: Ctx<'gc>, cap: usize) -> Channel<'gc> {
             closed: false,
             recvq: VecDeque::new(),
             sendq: VecDeque::new(),
+            dirty_stamp: Default::default(),
         }),
     )
 }
@@ -68,7 +83,7 @@ pub fn try_send<'gc>(ctx: Ctx<'gc>, ch: Channel<'gc>, v: Value<'gc>) -> SendOutc
         return SendOutcome::Closed;
     }
     loop {
-        let w = ch.borrow_mut(ctx.mc).recvq.pop_front();
+        let w = state_mut(ctx, ch).recvq.pop_front();
         match w {
             Some(w) => {
                 if wake(ctx, w, Ok(recv_delivery(w.case, v, true))) {
@@ -78,7 +93,7 @@ pub fn try_send<'gc>(ctx: Ctx<'gc>, ch: Channel<'gc>, v: Value<'gc>) -> SendOutc
             None => break,
         }
     }
-    let mut c = ch.borrow_mut(ctx.mc);
+    let mut c = state_mut(ctx, ch);
     if c.buf.len() < c.cap {
         c.buf.push_back(v);
         SendOutcome::Sent
@@ -90,11 +105,11 @@ pub fn try_send<'gc>(ctx: Ctx<'gc>, ch: Channel<'gc>, v: Value<'gc>) -> SendOutc
 /// Receives without waiting: `Some((v, true))`, `Some((nil, false))` when
 /// closed and drained, None when a receive would block.
 pub fn try_recv<'gc>(ctx: Ctx<'gc>, ch: Channel<'gc>) -> Option<(Value<'gc>, bool)> {
-    let buffered = ch.borrow_mut(ctx.mc).buf.pop_front();
+    let buffered = state_mut(ctx, ch).buf.pop_front();
     // A parked sender moves its value into the freed slot, or hands it
     // over directly on an unbuffered channel.
     loop {
-        let s = ch.borrow_mut(ctx.mc).sendq.pop_front();
+        let s = state_mut(ctx, ch).sendq.pop_front();
         let Some((w, v)) = s else { break };
         if !w.is_live() {
             continue;
@@ -102,7 +117,7 @@ pub fn try_recv<'gc>(ctx: Ctx<'gc>, ch: Channel<'gc>) -> Option<(Value<'gc>, boo
         wake(ctx, w, Ok(send_delivery(w.case)));
         match buffered {
             Some(b) => {
-                ch.borrow_mut(ctx.mc).buf.push_back(v);
+                state_mut(ctx, ch).buf.push_back(v);
                 return Some((b, true));
             }
             None => return Some((v, true)),
@@ -121,7 +136,7 @@ pub fn try_recv<'gc>(ctx: Ctx<'gc>, ch: Channel<'gc>) -> Option<(Value<'gc>, boo
 /// error. Err when it was already closed.
 pub fn close<'gc>(ctx: Ctx<'gc>, ch: Channel<'gc>) -> Result<(), &'static str> {
     let (recvq, sendq) = {
-        let mut c = ch.borrow_mut(ctx.mc);
+        let mut c = state_mut(ctx, ch);
         if c.closed {
             return Err("close of closed channel");
         }

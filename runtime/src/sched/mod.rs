@@ -34,6 +34,10 @@ pub struct UserData<'gc> {
     pub id: u64,
     pub meta: Table<'gc>,
     pub kind: UserKind<'gc>,
+    /// The epoch this userdata was last recorded dirty in (its resource
+    /// descriptor is the part that changes).
+    #[collect(require_static)]
+    pub dirty_stamp: std::cell::Cell<u64>,
 }
 
 #[derive(Collect)]
@@ -58,6 +62,7 @@ impl<'gc> UserData<'gc> {
                 id: ctx.next_id(),
                 meta,
                 kind,
+                dirty_stamp: Default::default(),
             },
         ))
     }
@@ -129,6 +134,9 @@ pub struct TaskState<'gc> {
     pub outcome: Option<Delivery<'gc>>,
     /// Tasks parked in `task.join` on this one.
     pub joiners: Vec<(Task<'gc>, u64)>,
+    /// The epoch this task was last recorded dirty in.
+    #[collect(require_static)]
+    pub dirty_stamp: std::cell::Cell<u64>,
 }
 
 /// A waiter registered in a queue: the task and the wait it belongs to.
@@ -177,6 +185,7 @@ pub fn spawn<'gc>(
     f: Value<'gc>,
     args: Vec<Value<'gc>>,
 ) -> Task<'gc> {
+    ctx.touch_thread(thread);
     {
         let mut th = thread.0.borrow_mut(ctx.mc);
         th.stack.clear();
@@ -201,6 +210,7 @@ pub fn spawn<'gc>(
             wake: Some(Ok(args)),
             outcome: None,
             joiners: Vec::new(),
+            dirty_stamp: Default::default(),
         }),
     );
     let mut s = ctx.state.sched.borrow_mut(ctx.mc);
@@ -305,6 +315,12 @@ pub fn finish<'gc>(
     status: TaskStatus,
     outcome: Delivery<'gc>,
 ) -> bool {
+    {
+        let oid = task.borrow().oid;
+        ctx.note_dirty(oid, &task.borrow().dirty_stamp, || {
+            crate::state::Dirty::Task(task)
+        });
+    }
     let joiners = {
         let mut t = task.borrow_mut(ctx.mc);
         t.status = status;

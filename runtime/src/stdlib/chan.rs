@@ -57,7 +57,7 @@ fn send<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
         SendOutcome::Closed => Err(closed_error()),
         SendOutcome::WouldBlock => {
             let w = begin_wait(cx, "chan send")?;
-            ch.borrow_mut(cx.ctx.mc).sendq.push_back((w, v));
+            chan::state_mut(cx.ctx, ch).sendq.push_back((w, v));
             park(cx)
         }
     }
@@ -69,7 +69,7 @@ fn recv<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
         Some((v, ok)) => cx.ret2(v, Value::Boolean(ok)),
         None => {
             let w = begin_wait(cx, "chan recv")?;
-            ch.borrow_mut(cx.ctx.mc).recvq.push_back(w);
+            chan::state_mut(cx.ctx, ch).recvq.push_back(w);
             park(cx)
         }
     }
@@ -169,8 +169,8 @@ fn select<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
             ..w
         };
         match *case {
-            Case::Recv(ch) => ch.borrow_mut(cx.ctx.mc).recvq.push_back(waiter),
-            Case::Send(ch, v) => ch.borrow_mut(cx.ctx.mc).sendq.push_back((waiter, v)),
+            Case::Recv(ch) => chan::state_mut(cx.ctx, ch).recvq.push_back(waiter),
+            Case::Send(ch, v) => chan::state_mut(cx.ctx, ch).sendq.push_back((waiter, v)),
         }
     }
     if let Some(t) = timeout {

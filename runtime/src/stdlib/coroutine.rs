@@ -114,6 +114,7 @@ fn close<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
     let t = check_thread(cx, 0)?;
     match status_of(cx, t) {
         "dead" => {
+            cx.ctx.touch_thread(t);
             let error = t.0.borrow_mut(cx.ctx.mc).error.take();
             match error {
                 Some(e) => cx.ret2(Value::Boolean(false), e),

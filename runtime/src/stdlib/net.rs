@@ -80,6 +80,13 @@ fn check_resource<'gc>(
     Ok(r)
 }
 
+/// Records that a resource's descriptor changed (closed, re-opened).
+fn touch<'gc>(ctx: Ctx<'gc>, v: Value<'gc>) {
+    if let Value::UserData(u) = v {
+        ctx.note_dirty(u.id, &u.dirty_stamp, || crate::state::Dirty::UserData(u));
+    }
+}
+
 fn check_net<'gc>(cx: &NCtx<'_, 'gc>) -> Result<(), RtError<'gc>> {
     if cx.ctx.state.host.borrow().allow_net {
         Ok(())
@@ -216,6 +223,7 @@ fn accept<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
         let addr = r.borrow().addr.clone();
         match bind(cx.ctx, &addr) {
             Ok((id, _)) => {
+                touch(cx.ctx, listener_value);
                 r.borrow_mut(cx.ctx.mc).host_id = id;
                 host_id = id;
             }
@@ -294,6 +302,7 @@ fn close<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
         },
         _ => return Err(cx.type_error(0, "connection")),
     };
+    touch(cx.ctx, cx.arg(0));
     let (kind, id, was_closed) = {
         let mut res = r.borrow_mut(cx.ctx.mc);
         let was = res.closed;

@@ -148,6 +148,7 @@ fn cancel<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
 pub fn discard_threads<'gc>(ctx: crate::state::Ctx<'gc>, task: Task<'gc>) {
     let chain = std::mem::take(&mut task.borrow_mut(ctx.mc).chain);
     for t in chain {
+        ctx.touch_thread(t);
         crate::vm::kill_thread(ctx, &mut t.0.borrow_mut(ctx.mc));
     }
 }

@@ -91,6 +91,7 @@ pub fn execute<'gc>(
             .borrow()
             .last()
             .expect("a task is running");
+        ctx.touch_thread(cur);
         let result = {
             let mut th = cur.0.borrow_mut(ctx.mc);
             let mut ex = Exec {
@@ -167,6 +168,7 @@ pub fn execute<'gc>(
                     continue;
                 }
                 cur.0.borrow_mut(ctx.mc).status = ThreadStatus::Normal;
+                ctx.touch_thread(co);
                 {
                     let mut th = co.0.borrow_mut(ctx.mc);
                     th.status = ThreadStatus::Running;
@@ -229,7 +231,7 @@ pub fn is_base<'gc>(ctx: Ctx<'gc>, t: Thread<'gc>) -> bool {
 pub(crate) fn kill_thread<'gc>(ctx: Ctx<'gc>, th: &mut ThreadState<'gc>) {
     for (slot, u) in th.open_upvalues.drain(..) {
         let v = th.stack.get(slot).copied().unwrap_or(Value::Nil);
-        u.borrow_mut(ctx.mc).state = UpvalueState::Closed(v);
+        crate::thread::set_upvalue_state(ctx, u, UpvalueState::Closed(v));
     }
     th.status = ThreadStatus::Dead;
     th.stack.clear();
@@ -240,7 +242,8 @@ pub(crate) fn kill_thread<'gc>(ctx: Ctx<'gc>, th: &mut ThreadState<'gc>) {
 fn pop_running(ctx: Ctx<'_>) {
     let mut running = ctx.state.running.borrow_mut(ctx.mc);
     running.pop();
-    if let Some(t) = running.last() {
+    if let Some(&t) = running.last() {
+        ctx.touch_thread(t);
         t.0.borrow_mut(ctx.mc).status = ThreadStatus::Running;
     }
 }
@@ -887,7 +890,7 @@ impl<'a, 'gc> Exec<'a, 'gc> {
                 break;
             }
             let v = self.th.stack.get(slot).copied().unwrap_or(Value::Nil);
-            u.borrow_mut(self.ctx.mc).state = UpvalueState::Closed(v);
+            crate::thread::set_upvalue_state(self.ctx, u, UpvalueState::Closed(v));
             self.th.open_upvalues.pop();
         }
     }
@@ -912,8 +915,11 @@ impl<'a, 'gc> Exec<'a, 'gc> {
         };
         match open {
             Some((thread, slot)) if thread == self.cur => self.th.stack[slot] = v,
-            Some((thread, slot)) => thread.0.borrow_mut(self.ctx.mc).stack[slot] = v,
-            None => u.borrow_mut(self.ctx.mc).state = UpvalueState::Closed(v),
+            Some((thread, slot)) => {
+                self.ctx.touch_thread(thread);
+                thread.0.borrow_mut(self.ctx.mc).stack[slot] = v;
+            }
+            None => crate::thread::set_upvalue_state(self.ctx, u, UpvalueState::Closed(v)),
         }
     }
 }
