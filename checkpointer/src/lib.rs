@@ -5,5 +5,7 @@
 //! back, checking everything before anything is applied.
 
 pub mod frame;
+pub mod store;
 
 pub use frame::{decode, encode, Compression, FrameError, Header, Kind, Position};
+pub use store::{Store, StoreError};

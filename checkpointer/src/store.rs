@@ -1,1 +1,401 @@
-//! The local checkpoint store (placeholder until the store lands).
+//! The local checkpoint store: a directory holding a base image and the
+//! log of deltas that follow it.
+//!
+//! ```text
+//! DIR/MANIFEST            which base and log are current (replaced atomically)
+//! DIR/base-<E>.ckpt       a full frame at epoch E
+//! DIR/deltas-<E>.log      delta frames E+1, E+2, ... appended in order
+//! DIR/stats.log           one line per checkpoint: epoch kind pause records bytes
+//! ```
+//!
+//! Crash safety: a delta is appended and fsynced; a torn last frame (the
+//! process killed mid-write) fails its checks and loading stops at the
+//! epoch before it. A new base is written to a temporary file, fsynced and
+//! renamed, and only then does a new MANIFEST (also written to a temporary
+//! file, fsynced and renamed, then the directory fsynced) point to it; the
+//! old files are removed last. At every instant the manifest names a
+//! complete base.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use understudy_runtime::image::{Image, ImageError};
+
+use crate::frame::{self, Compression, FrameError, Header, Kind, Position};
+
+const MANIFEST: &str = "MANIFEST";
+const MANIFEST_HEADER: &str = "understudy checkpoint store 1";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path} at byte {offset}: {source}")]
+    Frame {
+        path: PathBuf,
+        offset: u64,
+        #[source]
+        source: FrameError,
+    },
+    #[error("{0}: no checkpoint here (no MANIFEST)")]
+    Empty(PathBuf),
+    #[error("{path}: bad manifest: {why}")]
+    BadManifest { path: PathBuf, why: String },
+    #[error(transparent)]
+    Image(#[from] ImageError),
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+    move |source| StoreError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// What one stored frame is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrameInfo {
+    pub header: Header,
+    pub file: PathBuf,
+    pub offset: u64,
+    pub bytes: u64,
+}
+
+/// The newest state of a store.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The base with every valid delta applied.
+    pub image: Image,
+    pub epoch: u64,
+    pub runtime_id: u64,
+    pub term: u64,
+    pub frames: Vec<FrameInfo>,
+    /// Set when loading stopped at a frame that failed its checks (a torn
+    /// write at the end of the log): why.
+    pub stopped_at: Option<String>,
+}
+
+struct Manifest {
+    runtime_id: u64,
+    base: String,
+    log: String,
+}
+
+impl Manifest {
+    fn parse(path: &Path, text: &str) -> Result<Manifest, StoreError> {
+        let bad = |why: &str| StoreError::BadManifest {
+            path: path.to_owned(),
+            why: why.to_owned(),
+        };
+        let mut lines = text.lines();
+        if lines.next() != Some(MANIFEST_HEADER) {
+            return Err(bad("unknown format"));
+        }
+        let mut field = |name: &str| -> Result<String, StoreError> {
+            let line = lines.next().ok_or_else(|| bad(&format!("missing {name}")))?;
+            line.strip_prefix(name)
+                .and_then(|r| r.strip_prefix(' '))
+                .map(str::to_owned)
+                .ok_or_else(|| bad(&format!("expected {name}")))
+        };
+        let runtime_id = field("runtime")?
+            .parse()
+            .map_err(|_| bad("runtime id is not a number"))?;
+        let base = field("base")?;
+        let log = field("log")?;
+        for name in [&base, &log] {
+            if name.contains('/') || name.contains("..") {
+                return Err(bad("file names must be plain"));
+            }
+        }
+        Ok(Manifest {
+            runtime_id,
+            base,
+            log,
+        })
+    }
+
+    fn text(&self) -> String {
+        format!(
+            "{MANIFEST_HEADER}\nruntime {}\nbase {}\nlog {}\n",
+            self.runtime_id, self.base, self.log
+        )
+    }
+}
+
+/// Writes `bytes` to `path` durably: temporary file, fsync, rename, fsync
+/// of the directory.
+fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), StoreError> {
+    let tmp = dir.join(format!("{name}.tmp"));
+    let mut f = File::create(&tmp).map_err(io(&tmp))?;
+    f.write_all(bytes).map_err(io(&tmp))?;
+    f.sync_all().map_err(io(&tmp))?;
+    drop(f);
+    let target = dir.join(name);
+    fs::rename(&tmp, &target).map_err(io(&target))?;
+    sync_dir(dir)
+}
+
+fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io(dir))
+}
+
+/// A checkpoint store being written.
+pub struct Store {
+    dir: PathBuf,
+    runtime_id: u64,
+    term: u64,
+    /// The epoch of the last frame written (0: none yet).
+    epoch: u64,
+    log: Option<(String, File)>,
+    base: Option<String>,
+    pub compression: Compression,
+}
+
+/// What writing one checkpoint cost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Written {
+    pub epoch: u64,
+    pub kind: Kind,
+    pub bytes: u64,
+}
+
+impl Store {
+    /// Opens (creating it if needed) a store in `dir` for writing. An
+    /// existing store continues at its newest epoch; the next image written
+    /// must then be full or a delta against that epoch.
+    pub fn open(dir: &Path, runtime_id: u64) -> Result<Store, StoreError> {
+        fs::create_dir_all(dir).map_err(io(dir))?;
+        let mut store = Store {
+            dir: dir.to_owned(),
+            runtime_id,
+            term: 1,
+            epoch: 0,
+            log: None,
+            base: None,
+            compression: Compression::Lz4,
+        };
+        if dir.join(MANIFEST).exists() {
+            let loaded = load(dir)?;
+            store.epoch = loaded.epoch;
+            store.term = loaded.term.max(1);
+        }
+        Ok(store)
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The epoch of the newest frame written.
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// Writes `image`: a full one becomes the new base (and starts a new
+    /// log), a delta is appended to the current log.
+    pub fn write(&mut self, image: &Image) -> Result<Written, StoreError> {
+        let epoch = self.epoch + 1;
+        let at = Position {
+            runtime_id: self.runtime_id,
+            term: self.term,
+            epoch,
+            parent_epoch: self.epoch,
+        };
+        let frame = frame::encode(image, at, self.compression);
+        if image.full {
+            self.write_base(epoch, &frame)?;
+        } else {
+            if self.log.is_none() {
+                // Continuing a store opened after a restart: append to the
+                // log its manifest names.
+                let manifest = read_manifest(&self.dir)?;
+                let path = self.dir.join(&manifest.log);
+                let f = OpenOptions::new()
+                    .append(true)
+                    .create(true)
+                    .open(&path)
+                    .map_err(io(&path))?;
+                self.base = Some(manifest.base);
+                self.log = Some((manifest.log, f));
+            }
+            let (name, f) = self.log.as_mut().expect("a log is open");
+            let path = self.dir.join(&*name);
+            f.write_all(&frame).map_err(io(&path))?;
+            f.sync_data().map_err(io(&path))?;
+        }
+        self.epoch = epoch;
+        Ok(Written {
+            epoch,
+            kind: if image.full { Kind::Full } else { Kind::Delta },
+            bytes: frame.len() as u64,
+        })
+    }
+
+    fn write_base(&mut self, epoch: u64, frame: &[u8]) -> Result<(), StoreError> {
+        let base = format!("base-{epoch}.ckpt");
+        let log = format!("deltas-{epoch}.log");
+        write_atomically(&self.dir, &base, frame)?;
+        let log_path = self.dir.join(&log);
+        let f = File::create(&log_path).map_err(io(&log_path))?;
+        f.sync_all().map_err(io(&log_path))?;
+        let manifest = Manifest {
+            runtime_id: self.runtime_id,
+            base: base.clone(),
+            log: log.clone(),
+        };
+        write_atomically(&self.dir, MANIFEST, manifest.text().as_bytes())?;
+        self.base = Some(base);
+        self.log = Some((log, f));
+        // Only now are the old files (and any a crash left) unreferenced.
+        remove_unreferenced(&self.dir)
+    }
+
+    /// Appends a line to `stats.log` (what `inspect` reports).
+    pub fn record_stats(&self, line: &str) -> Result<(), StoreError> {
+        let path = self.dir.join("stats.log");
+        let mut f = OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(&path)
+            .map_err(io(&path))?;
+        writeln!(f, "{line}").map_err(io(&path))
+    }
+
+    /// Replaces the base and its deltas with one full image of the newest
+    /// epoch.
+    pub fn compact(&mut self) -> Result<u64, StoreError> {
+        let loaded = load(&self.dir)?;
+        let at = Position {
+            runtime_id: self.runtime_id,
+            term: self.term,
+            epoch: loaded.epoch,
+            parent_epoch: 0,
+        };
+        let frame = frame::encode(&loaded.image, at, self.compression);
+        self.log = None;
+        self.write_base(loaded.epoch, &frame)?;
+        self.epoch = loaded.epoch;
+        Ok(frame.len() as u64)
+    }
+}
+
+/// Removes bases, logs and temporary files the manifest does not name.
+fn remove_unreferenced(dir: &Path) -> Result<(), StoreError> {
+    let manifest = read_manifest(dir)?;
+    for e in fs::read_dir(dir).map_err(io(dir))?.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let ours = name.starts_with("base-") || name.starts_with("deltas-") || name.ends_with(".tmp");
+        if ours && name != manifest.base && name != manifest.log {
+            let _ = fs::remove_file(e.path());
+        }
+    }
+    Ok(())
+}
+
+fn read_manifest(dir: &Path) -> Result<Manifest, StoreError> {
+    let path = dir.join(MANIFEST);
+    let text = match fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(StoreError::Empty(dir.to_owned()))
+        }
+        Err(e) => return Err(io(&path)(e)),
+    };
+    Manifest::parse(&path, &text)
+}
+
+/// Every frame of a file, checked, in order; stops at the first bad one
+/// and says why.
+pub fn read_frames(path: &Path) -> Result<(Vec<(FrameInfo, Image)>, Option<String>), StoreError> {
+    let bytes = fs::read(path).map_err(io(path))?;
+    let mut out = Vec::new();
+    let mut offset = 0usize;
+    while offset < bytes.len() {
+        match frame::decode_prefix(&bytes[offset..]) {
+            Ok((header, image, used)) => {
+                out.push((
+                    FrameInfo {
+                        header,
+                        file: path.to_owned(),
+                        offset: offset as u64,
+                        bytes: used as u64,
+                    },
+                    image,
+                ));
+                offset += used;
+            }
+            Err(e) => return Ok((out, Some(format!("byte {offset}: {e}")))),
+        }
+    }
+    Ok((out, None))
+}
+
+/// Loads the newest state of the store in `dir`: its base with every valid
+/// delta applied in order.
+pub fn load(dir: &Path) -> Result<Loaded, StoreError> {
+    let manifest = read_manifest(dir)?;
+    let base_path = dir.join(&manifest.base);
+    let bytes = fs::read(&base_path).map_err(io(&base_path))?;
+    let (header, mut image) = frame::decode(&bytes).map_err(|source| StoreError::Frame {
+        path: base_path.clone(),
+        offset: 0,
+        source,
+    })?;
+    if header.kind != Kind::Full {
+        return Err(StoreError::Frame {
+            path: base_path,
+            offset: 0,
+            source: FrameError::KindMismatch {
+                header: header.kind,
+                body: Kind::Full,
+            },
+        });
+    }
+    let mut frames = vec![FrameInfo {
+        header,
+        file: base_path,
+        offset: 0,
+        bytes: bytes.len() as u64,
+    }];
+    let mut epoch = header.epoch;
+    let mut term = header.term;
+    let log_path = dir.join(&manifest.log);
+    let (deltas, mut stopped_at) = if log_path.exists() {
+        read_frames(&log_path)?
+    } else {
+        (Vec::new(), None)
+    };
+    for (info, delta) in deltas {
+        if info.header.parent_epoch != epoch || info.header.kind != Kind::Delta {
+            stopped_at = Some(format!(
+                "byte {}: {}",
+                info.offset,
+                FrameError::WrongParent {
+                    expected: epoch,
+                    found: info.header.parent_epoch
+                }
+            ));
+            break;
+        }
+        image.apply(&delta)?;
+        epoch = info.header.epoch;
+        term = info.header.term;
+        frames.push(info);
+    }
+    Ok(Loaded {
+        image,
+        epoch,
+        runtime_id: manifest.runtime_id,
+        term,
+        frames,
+        stopped_at,
+    })
+}

@@ -81,6 +81,40 @@ pub enum Error {
     Conversion(String),
 }
 
+/// When the runtime takes checkpoints by itself (see
+/// [`Runtime::set_checkpointing`]). Lua's `checkpoint.now()` and
+/// [`Runtime::request_checkpoint`] ask for one in any case.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CheckpointPolicy {
+    /// Every so much logical time.
+    pub every: Option<Duration>,
+    /// Every so many instructions.
+    pub every_instructions: Option<u64>,
+}
+
+/// What one checkpoint cost the program.
+#[derive(Debug, Clone, Copy)]
+pub struct CheckpointInfo {
+    /// Images taken by this runtime so far, this one included.
+    pub sequence: u64,
+    pub full: bool,
+    /// How long the program was stopped to capture the image.
+    pub pause: Duration,
+    pub records: usize,
+}
+
+type CheckpointSink = Box<dyn FnMut(&crate::image::Image, &CheckpointInfo)>;
+
+/// Checkpoints taken by the runtime itself.
+struct Checkpointing {
+    policy: CheckpointPolicy,
+    sink: CheckpointSink,
+    /// Logical time of the last image.
+    last_at: u64,
+    instructions: u64,
+    taken: u64,
+}
+
 /// A task that ended with an error nobody joined.
 #[derive(Debug, Clone)]
 pub struct TaskFailure {
@@ -137,6 +171,7 @@ pub struct Runtime {
     /// Turns left before the run pauses (see [`Runtime::run_turns`]).
     turns_left: Option<u64>,
     exporter: crate::image::Exporter,
+    checkpointing: Option<Checkpointing>,
 }
 
 /// How a task's turn ended, for the driver.
@@ -163,6 +198,7 @@ impl Runtime {
             limits: Limits::default(),
             turns_left: None,
             exporter: Default::default(),
+            checkpointing: None,
             on_task_error: Box::new(|f: TaskFailure| {
                 if f.traceback.is_empty() {
                     eprintln!("understudy: task {} failed: {}", f.task, f.message);
@@ -412,6 +448,7 @@ impl Runtime {
                     Turn::Continue => {}
                     Turn::Fatal(e) => break Err(e),
                 }
+                self.maybe_checkpoint();
                 if let Some(n) = self.turns_left.as_mut() {
                     *n = n.saturating_sub(1);
                     if *n == 0 {
@@ -474,6 +511,82 @@ impl Runtime {
         };
         self.flush();
         result
+    }
+
+    /// Takes checkpoints at safepoints by `policy` (and whenever asked),
+    /// handing each image to `sink`: the first is full, the others deltas
+    /// against the previous one.
+    pub fn set_checkpointing(
+        &mut self,
+        policy: CheckpointPolicy,
+        sink: impl FnMut(&crate::image::Image, &CheckpointInfo) + 'static,
+    ) {
+        let now = self.arena.mutate(|_, state| state.sched.borrow().now);
+        self.checkpointing = Some(Checkpointing {
+            policy,
+            sink: Box::new(sink),
+            last_at: now,
+            instructions: 0,
+            taken: 0,
+        });
+    }
+
+    /// Asks for a checkpoint at the next safepoint.
+    pub fn request_checkpoint(&mut self) {
+        self.arena
+            .mutate(|_, state| state.checkpoint_requested.set(true));
+    }
+
+    /// Takes a checkpoint now (a safepoint: between runs) and hands it to
+    /// the sink set by [`Runtime::set_checkpointing`]; returns what it
+    /// cost, or None without a sink.
+    pub fn checkpoint_now(&mut self) -> Option<CheckpointInfo> {
+        let mut c = self.checkpointing.take()?;
+        let start = Instant::now();
+        let image = if c.taken == 0 {
+            self.checkpoint()
+        } else {
+            self.checkpoint_delta()
+        };
+        let pause = start.elapsed();
+        c.taken += 1;
+        c.instructions = 0;
+        c.last_at = self.arena.mutate(|_, state| {
+            state.checkpoint_requested.set(false);
+            state.sched.borrow().now
+        });
+        let info = CheckpointInfo {
+            sequence: c.taken,
+            full: image.full,
+            pause,
+            records: image.objects.len(),
+        };
+        (c.sink)(&image, &info);
+        self.checkpointing = Some(c);
+        Some(info)
+    }
+
+    fn maybe_checkpoint(&mut self) {
+        let Some(c) = self.checkpointing.as_ref() else {
+            return;
+        };
+        let (requested, now) = self.arena.mutate(|_, state| {
+            (
+                state.checkpoint_requested.get(),
+                state.sched.borrow().now,
+            )
+        });
+        let by_time = c
+            .policy
+            .every
+            .is_some_and(|d| now.saturating_sub(c.last_at) >= d.as_nanos() as u64);
+        let by_count = c
+            .policy
+            .every_instructions
+            .is_some_and(|n| c.instructions >= n);
+        if requested || by_time || by_count {
+            self.checkpoint_now();
+        }
     }
 
     /// Runs at most `turns` task turns (then stops at a safepoint, where
@@ -783,6 +896,9 @@ impl Runtime {
         });
         if let Some(b) = self.limits.budget.as_mut() {
             *b -= slice - fuel;
+        }
+        if let Some(c) = self.checkpointing.as_mut() {
+            c.instructions += (slice - fuel).max(0) as u64;
         }
         if describe_object {
             return Turn::Fatal(self.describe_error_object());

@@ -220,6 +220,10 @@ pub struct State<'gc> {
     pub epoch: Cell<u64>,
     /// Old objects changed since the last image.
     pub dirty: Gc<'gc, RefLock<Vec<Dirty<'gc>>>>,
+    /// Set by `checkpoint.now()`: the runtime takes one at the next
+    /// safepoint.
+    #[collect(require_static)]
+    pub checkpoint_requested: Cell<bool>,
 }
 
 /// An object changed since the last image.
@@ -340,6 +344,7 @@ impl<'gc> State<'gc> {
             image_hwm: Cell::new(0),
             epoch: Cell::new(1),
             dirty: Gc::new(mc, RefLock::new(Vec::new())),
+            checkpoint_requested: Cell::new(false),
         }
     }
 }

@@ -42,6 +42,7 @@ pub fn all() -> impl Iterator<Item = &'static (&'static str, NativeFn)> {
         .chain(table::FUNCTIONS)
         .chain(utf8::FUNCTIONS)
         .chain(task::FUNCTIONS)
+        .chain(task::CHECKPOINT_FUNCTIONS)
         .chain(chan::FUNCTIONS)
         .chain(net::FUNCTIONS)
 }
@@ -163,6 +164,7 @@ pub fn open<'gc>(ctx: Ctx<'gc>, config: &Config) {
     string::open(ctx);
     utf8::open(ctx);
     library(ctx, "task", task::FUNCTIONS);
+    library(ctx, "checkpoint", task::CHECKPOINT_FUNCTIONS);
     class(ctx, task::HANDLE_META, "task", task::FUNCTIONS);
     library(ctx, "chan", chan::FUNCTIONS);
     class(ctx, chan::META, "channel", chan::FUNCTIONS);

@@ -24,6 +24,9 @@ pub const FUNCTIONS: &[(&str, NativeFn)] = &[
     ("task.handle.tostring", tostring),
 ];
 
+/// The `checkpoint` library.
+pub const CHECKPOINT_FUNCTIONS: &[(&str, NativeFn)] = &[("checkpoint.now", checkpoint_now)];
+
 /// Registry key of the task handles' metatable.
 pub const HANDLE_META: &str = "task.handle";
 
@@ -67,6 +70,13 @@ fn yield_<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
     let w = begin_wait(cx, "yield")?;
     sched::wake(cx.ctx, w, Ok(Vec::new()));
     park(cx)
+}
+
+/// `checkpoint.now()`: asks for a checkpoint and lets the turn end, so the
+/// image is taken before the task goes on.
+fn checkpoint_now<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
+    cx.ctx.state.checkpoint_requested.set(true);
+    yield_(cx)
 }
 
 fn sleep<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
