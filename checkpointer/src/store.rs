@@ -97,7 +97,9 @@ impl Manifest {
             return Err(bad("unknown format"));
         }
         let mut field = |name: &str| -> Result<String, StoreError> {
-            let line = lines.next().ok_or_else(|| bad(&format!("missing {name}")))?;
+            let line = lines
+                .next()
+                .ok_or_else(|| bad(&format!("missing {name}")))?;
             line.strip_prefix(name)
                 .and_then(|r| r.strip_prefix(' '))
                 .map(str::to_owned)
@@ -142,9 +144,7 @@ fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), StoreErr
 }
 
 fn sync_dir(dir: &Path) -> Result<(), StoreError> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io(dir))
+    File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
 }
 
 /// A checkpoint store being written.
@@ -292,7 +292,8 @@ fn remove_unreferenced(dir: &Path) -> Result<(), StoreError> {
     let manifest = read_manifest(dir)?;
     for e in fs::read_dir(dir).map_err(io(dir))?.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
-        let ours = name.starts_with("base-") || name.starts_with("deltas-") || name.ends_with(".tmp");
+        let ours =
+            name.starts_with("base-") || name.starts_with("deltas-") || name.ends_with(".tmp");
         if ours && name != manifest.base && name != manifest.log {
             let _ = fs::remove_file(e.path());
         }
@@ -312,9 +313,13 @@ fn read_manifest(dir: &Path) -> Result<Manifest, StoreError> {
     Manifest::parse(&path, &text)
 }
 
+/// The frames of a file that passed their checks, in order, and why
+/// reading stopped early (if it did).
+pub type Frames = (Vec<(FrameInfo, Image)>, Option<String>);
+
 /// Every frame of a file, checked, in order; stops at the first bad one
 /// and says why.
-pub fn read_frames(path: &Path) -> Result<(Vec<(FrameInfo, Image)>, Option<String>), StoreError> {
+pub fn read_frames(path: &Path) -> Result<Frames, StoreError> {
     let bytes = fs::read(path).map_err(io(path))?;
     let mut out = Vec::new();
     let mut offset = 0usize;

@@ -570,12 +570,9 @@ impl Runtime {
         let Some(c) = self.checkpointing.as_ref() else {
             return;
         };
-        let (requested, now) = self.arena.mutate(|_, state| {
-            (
-                state.checkpoint_requested.get(),
-                state.sched.borrow().now,
-            )
-        });
+        let (requested, now) = self
+            .arena
+            .mutate(|_, state| (state.checkpoint_requested.get(), state.sched.borrow().now));
         let by_time = c
             .policy
             .every
