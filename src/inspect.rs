@@ -95,7 +95,7 @@ fn print_image(out: &mut impl Write, image: &Image, top: usize) -> std::io::Resu
     )?;
     writeln!(out, "by type:")?;
     for (kind, (n, bytes)) in by_kind(image) {
-        let share = if total > 0 { bytes * 100 / total } else { 0 };
+        let share = (bytes * 100).checked_div(total).unwrap_or(0);
         writeln!(
             out,
             "  {kind:<10} {n:>9} records {bytes:>12} bytes {share:>3} %"
