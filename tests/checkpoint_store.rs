@@ -1,0 +1,205 @@
+//! The local checkpoint store: round trips, compaction, a torn log tail,
+//! and `kill -9` of a real `understudy run --checkpoint-dir` process in
+//! the middle of its writes, after which the store still loads (at the
+//! epoch before the interrupted write) and the program resumes.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use understudy::{Config, Runtime};
+use understudy_checkpointer::store::{self, Store};
+use understudy_checkpointer::{encode, Compression, Position};
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "understudy-{name}-{}-{}",
+        std::process::id(),
+        Instant::now().elapsed().as_nanos()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn same(a: &understudy::runtime::image::Image, b: &understudy::runtime::image::Image) -> bool {
+    encode(a, Position::default(), Compression::None)
+        == encode(b, Position::default(), Compression::None)
+}
+
+#[test]
+fn base_and_deltas_round_trip_and_compact() {
+    let dir = temp_dir("roundtrip");
+    let mut rt = Runtime::new(Config::default());
+    rt.exec(b"t = {} for i = 1, 5000 do t[i] = i end", "=setup", &[])
+        .unwrap();
+    let mut store = Store::open(&dir, 42).unwrap();
+    store.write(&rt.checkpoint()).unwrap();
+    for round in 0..5 {
+        let code = format!("for i = 1, 50 do t[i * 97 % 5000 + 1] = {round} end t.round = {round}");
+        rt.exec(code.as_bytes(), "=change", &[]).unwrap();
+        let w = store.write(&rt.checkpoint_delta()).unwrap();
+        assert_eq!(w.epoch, round + 2);
+    }
+    let expected = rt.checkpoint();
+    let loaded = store::load(&dir).unwrap();
+    assert_eq!(loaded.epoch, 6);
+    assert_eq!(loaded.runtime_id, 42);
+    assert_eq!(loaded.frames.len(), 6);
+    assert!(loaded.stopped_at.is_none());
+    assert!(same(&loaded.image, &expected));
+
+    let bytes = store.compact().unwrap();
+    assert!(bytes > 0);
+    let compacted = store::load(&dir).unwrap();
+    assert_eq!(compacted.epoch, 6);
+    assert_eq!(compacted.frames.len(), 1);
+    assert!(same(&compacted.image, &expected));
+    // Deltas continue after a compaction, and after reopening the store.
+    rt.exec(b"t.after = true", "=more", &[]).unwrap();
+    store.write(&rt.checkpoint_delta()).unwrap();
+    drop(store);
+    let mut reopened = Store::open(&dir, 42).unwrap();
+    assert_eq!(reopened.epoch(), 7);
+    rt.exec(b"t.reopened = true", "=more", &[]).unwrap();
+    assert_eq!(reopened.write(&rt.checkpoint_delta()).unwrap().epoch, 8);
+    let last = store::load(&dir).unwrap();
+    assert_eq!(last.epoch, 8);
+    assert!(same(&last.image, &rt.checkpoint()));
+    let mut restored = Runtime::new(Config::default());
+    restored.restore(&last.image).unwrap();
+    restored
+        .exec(
+            b"assert(t.after and t.reopened and t.round == 4)",
+            "=check",
+            &[],
+        )
+        .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_torn_log_tail_loads_at_the_epoch_before_it() {
+    let dir = temp_dir("torn");
+    let mut rt = Runtime::new(Config::default());
+    rt.exec(b"x = 0", "=setup", &[]).unwrap();
+    let mut store = Store::open(&dir, 1).unwrap();
+    store.write(&rt.checkpoint()).unwrap();
+    let mut at_epoch_3 = None;
+    for i in 1..=3 {
+        rt.exec(format!("x = {i}").as_bytes(), "=set", &[]).unwrap();
+        store.write(&rt.checkpoint_delta()).unwrap();
+        if i == 2 {
+            at_epoch_3 = Some(store::load(&dir).unwrap().image);
+        }
+    }
+    drop(store);
+    let log = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().starts_with("deltas-"))
+        .unwrap()
+        .path();
+    let full = std::fs::read(&log).unwrap();
+    let (frames, _) = store::read_frames(&log).unwrap();
+    let last = frames.last().unwrap().0.clone();
+    // Cut the last frame short at every byte, as a kill in the middle of
+    // its write does: the store loads at the epoch before it.
+    for cut in last.offset..last.offset + last.bytes {
+        std::fs::write(&log, &full[..cut as usize]).unwrap();
+        let loaded = store::load(&dir).unwrap();
+        assert_eq!(loaded.epoch, 3, "cut at {cut}");
+        if cut > last.offset {
+            assert!(loaded.stopped_at.as_deref().unwrap().contains("truncated"));
+        }
+        assert!(same(&loaded.image, at_epoch_3.as_ref().unwrap()));
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A program whose every epoch rewrites a large table, so that writes
+/// are long enough for kills to land inside them.
+const BUSY: &str = r#"
+t = {}
+for i = 1, 100000 do t[i] = i end
+local round = 0
+while true do
+  round = round + 1
+  for i = 1, #t do t[i] = t[i] + 1 end
+  task.sleep(0.001)
+end
+"#;
+
+fn understudy() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_understudy"))
+}
+
+#[test]
+fn kill_9_during_checkpoint_writes_leaves_a_readable_store() {
+    let script_dir = temp_dir("kill-script");
+    std::fs::create_dir_all(&script_dir).unwrap();
+    let script = script_dir.join("busy.lua");
+    std::fs::write(&script, BUSY).unwrap();
+    let mut seed = 0x9e37_79b9_u64;
+    let mut checked = 0;
+    for round in 0..8 {
+        let dir = temp_dir(&format!("kill-{round}"));
+        let mut child = understudy()
+            .arg("run")
+            .arg("--checkpoint-dir")
+            .arg(&dir)
+            .args(["--checkpoint-every", "5ms"])
+            .arg(&script)
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Kill at a pseudo-random moment once checkpoints are flowing.
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !dir.join("MANIFEST").exists() {
+            assert!(Instant::now() < deadline, "no checkpoint written");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        std::thread::sleep(Duration::from_millis(50 + seed % 400));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        let loaded = store::load(&dir).unwrap_or_else(|e| panic!("round {round}: {e}"));
+        assert!(loaded.epoch >= 1);
+        let mut rt = Runtime::new(Config::default());
+        rt.restore(&loaded.image)
+            .unwrap_or_else(|e| panic!("round {round}: restoring epoch {}: {e}", loaded.epoch));
+        checked += 1;
+        if round == 0 {
+            resume_continues(&dir, loaded.epoch);
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+    assert_eq!(checked, 8);
+    std::fs::remove_dir_all(&script_dir).unwrap();
+}
+
+/// `understudy resume` picks the program up and keeps checkpointing.
+fn resume_continues(dir: &Path, epoch: u64) {
+    let mut child = understudy()
+        .arg("resume")
+        .args(["--checkpoint-every", "5ms"])
+        .arg(dir)
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = child.wait().unwrap();
+    assert!(exit.success(), "resume ended with {exit:?}");
+    let after = store::load(dir).unwrap();
+    assert!(
+        after.epoch > epoch,
+        "resume went on checkpointing ({epoch} then {})",
+        after.epoch
+    );
+}
