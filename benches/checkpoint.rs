@@ -60,7 +60,8 @@ fn main() {
              s = (s * 1103515245 + 12345) % 2147483648 local i = s % {n} + 1 t[i] = t[i] + 1 end seed = s"
         );
         for _ in 0..epochs {
-            rt.exec(change.as_bytes(), "=change", &[]).expect("changing entries");
+            rt.exec(change.as_bytes(), "=change", &[])
+                .expect("changing entries");
             let start = Instant::now();
             let delta = rt.checkpoint_delta();
             pauses.push(start.elapsed());

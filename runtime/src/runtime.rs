@@ -172,6 +172,8 @@ pub struct Runtime {
     turns_left: Option<u64>,
     exporter: crate::image::Exporter,
     checkpointing: Option<Checkpointing>,
+    /// See [`Runtime::blocking_io`].
+    io: Option<tokio::runtime::Runtime>,
 }
 
 /// How a task's turn ended, for the driver.
@@ -199,6 +201,7 @@ impl Runtime {
             turns_left: None,
             exporter: Default::default(),
             checkpointing: None,
+            io: None,
             on_task_error: Box::new(|f: TaskFailure| {
                 if f.traceback.is_empty() {
                     eprintln!("understudy: task {} failed: {}", f.task, f.message);
@@ -353,11 +356,22 @@ impl Runtime {
     }
 
     fn block_on_run(&mut self) -> Result<(), Error> {
-        let io = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("a single-threaded tokio runtime starts");
-        io.block_on(self.run())
+        let io = self.blocking_io();
+        let r = io.block_on(self.run());
+        self.io = Some(io);
+        r
+    }
+
+    /// The tokio runtime of the blocking API, kept for the runtime's
+    /// life: sockets and timers belong to the tokio runtime they were made
+    /// on, so every blocking run must use the same one.
+    fn blocking_io(&mut self) -> tokio::runtime::Runtime {
+        self.io.take().unwrap_or_else(|| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a single-threaded tokio runtime starts")
+        })
     }
 
     /// Calls the global function `function` (a dotted path such as
@@ -388,11 +402,10 @@ impl Runtime {
         function: &str,
         args: A,
     ) -> Result<R, Error> {
-        let io = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("a single-threaded tokio runtime starts");
-        io.block_on(self.call(function, args))
+        let io = self.blocking_io();
+        let r = io.block_on(self.call(function, args));
+        self.io = Some(io);
+        r
     }
 
     /// Starts the global function `function` with `args` as a new task;

@@ -1,0 +1,173 @@
+//! Checkpointing from the program's side: the policies that take
+//! checkpoints, what each one reports, and what becomes of timers,
+//! listeners and connections when a runtime is restored elsewhere.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use understudy::runtime::image::Image;
+use understudy::runtime::runtime::{CheckpointInfo, CheckpointPolicy, SharedBuffer};
+use understudy::{Config, Runtime};
+
+type Taken = Rc<RefCell<Vec<(Image, CheckpointInfo)>>>;
+
+fn recording(rt: &mut Runtime, policy: CheckpointPolicy) -> Taken {
+    let taken: Taken = Rc::default();
+    let sink = taken.clone();
+    rt.set_checkpointing(policy, move |image, info| {
+        sink.borrow_mut().push((image.clone(), *info))
+    });
+    taken
+}
+
+#[test]
+fn lua_asks_for_checkpoints_and_each_reports_its_cost() {
+    let mut rt = Runtime::new(Config::default());
+    let taken = recording(&mut rt, CheckpointPolicy::default());
+    rt.exec(
+        b"x = 1 checkpoint.now() x = 2 checkpoint.now() checkpoint.now()",
+        "=main",
+        &[],
+    )
+    .unwrap();
+    let taken = taken.borrow();
+    assert_eq!(taken.len(), 3);
+    assert!(taken[0].1.full && taken[0].0.full);
+    assert!(!taken[1].1.full && !taken[2].1.full);
+    for (i, (image, info)) in taken.iter().enumerate() {
+        assert_eq!(info.sequence, i as u64 + 1);
+        assert_eq!(info.records, image.objects.len());
+        assert!(info.pause > Duration::ZERO);
+    }
+    // The second image holds the change made between the two requests.
+    let mut base = taken[0].0.clone();
+    base.apply(&taken[1].0).unwrap();
+    let mut restored = Runtime::new(Config::default());
+    restored.restore(&base).unwrap();
+    restored.exec(b"assert(x == 2, x)", "=check", &[]).unwrap();
+}
+
+#[test]
+fn instruction_and_time_policies_fire() {
+    let mut rt = Runtime::new(Config {
+        virtual_time: true,
+        ..Config::default()
+    });
+    let by_count = recording(
+        &mut rt,
+        CheckpointPolicy {
+            every: None,
+            every_instructions: Some(50_000),
+        },
+    );
+    rt.exec(
+        b"local s = 0 for i = 1, 200000 do s = s + i end",
+        "=count",
+        &[],
+    )
+    .unwrap();
+    let n = by_count.borrow().len();
+    assert!(
+        (3..=30).contains(&n),
+        "{n} checkpoints for ~800k instructions"
+    );
+
+    let mut rt = Runtime::new(Config {
+        virtual_time: true,
+        ..Config::default()
+    });
+    let by_time = recording(
+        &mut rt,
+        CheckpointPolicy {
+            every: Some(Duration::from_millis(100)),
+            every_instructions: None,
+        },
+    );
+    rt.exec(b"for i = 1, 10 do task.sleep(0.05) end", "=sleep", &[])
+        .unwrap();
+    // 0.5 s of logical time, one checkpoint per 100 ms.
+    let n = by_time.borrow().len();
+    assert!((4..=6).contains(&n), "{n} checkpoints over 0.5 s");
+}
+
+#[test]
+fn timers_continue_and_connections_are_lost_after_a_restore() {
+    let out = Rc::new(RefCell::new(Vec::new()));
+    let mut rt = Runtime::new(Config::default());
+    rt.set_output(Box::new(SharedBuffer(out.clone())));
+    rt.load(
+        br#"
+        local l = assert(net.listen("127.0.0.1:0"))
+        addr = l:addr()
+        local accepted = chan.new(1)
+        task.spawn(function()
+          while true do
+            local c = l:accept()
+            if c then accepted:send(c) end
+          end
+        end)
+        local client = assert(net.connect(addr))
+        local server_side = accepted:recv()
+        local t0 = task.now()
+        task.spawn(function() task.sleep(0.2) print("timer fired after", task.now() - t0 >= 0.2) end)
+        checkpoint.now()
+        -- After a restore, the old connection is gone: the blocked read
+        -- wakes with the failover error.
+        print(client:read())
+        print(server_side:write("x"))
+        -- The listener is back on its address.
+        local again = assert(net.connect(addr))
+        again:write("hello\n")
+        print(accepted:recv():read_line())
+        "#,
+        "=resources",
+        &[],
+    )
+    .unwrap();
+    let image: Rc<RefCell<Option<Image>>> = Rc::default();
+    let slot = image.clone();
+    rt.set_checkpointing(CheckpointPolicy::default(), move |img, _| {
+        if slot.borrow().is_none() {
+            *slot.borrow_mut() = Some(img.clone());
+        }
+    });
+    // Run until the checkpoint is taken, then stop this runtime (its
+    // sockets close with it).
+    for _ in 0..1000 {
+        if image.borrow().is_some() {
+            break;
+        }
+        rt.run_turns(1).unwrap();
+    }
+    let image = image
+        .borrow_mut()
+        .take()
+        .expect("the program asked for a checkpoint");
+    drop(rt);
+
+    let mut restored = Runtime::new(Config::default());
+    restored.set_output(Box::new(SharedBuffer(out.clone())));
+    restored.restore(&image).unwrap();
+    let io = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    io.block_on(async {
+        tokio::time::timeout(
+            Duration::from_secs(10),
+            restored.run_until(tokio::time::sleep(Duration::from_millis(600))),
+        )
+        .await
+        .expect("bounded")
+        .unwrap();
+    });
+    let text = String::from_utf8_lossy(&out.borrow()).into_owned();
+    assert_eq!(
+        text,
+        "nil\tconnection lost in failover\n\
+         nil\tconnection lost in failover\n\
+         hello\n\
+         timer fired after\ttrue\n"
+    );
+}
