@@ -168,3 +168,36 @@ fn real_header(body_len: u64, body_crc: u32, lz4: bool) -> Vec<u8> {
     assert_eq!(h.len(), HEADER_LEN);
     h
 }
+
+#[test]
+fn inconsistent_threads_are_refused_before_they_run() {
+    use understudy_runtime::image::{FrameRecord, Object};
+    let (_, image) = decode(&real_frame(Compression::None)).unwrap();
+    let mut broken = 0;
+    for (id, obj) in &image.objects {
+        let Object::Thread(t) = obj else { continue };
+        if !t
+            .frames
+            .iter()
+            .any(|f| matches!(f, FrameRecord::Lua { .. }))
+        {
+            continue;
+        }
+        let mut bad = image.clone();
+        let Some(Object::Thread(t)) = bad.objects.get_mut(id) else {
+            unreachable!()
+        };
+        for f in &mut t.frames {
+            if let FrameRecord::Lua { pc, .. } = f {
+                *pc = u32::MAX;
+            }
+        }
+        let mut rt = Runtime::new(Config::default());
+        assert!(
+            matches!(rt.restore(&bad), Err(ImageError::Invalid(_))),
+            "thread {id} with a wild pc was accepted"
+        );
+        broken += 1;
+    }
+    assert!(broken > 0);
+}

@@ -522,15 +522,66 @@ pub fn validate(image: &Image, known_native: &dyn Fn(&str) -> bool) -> Result<()
                 if let Some(m) = t.meta {
                     expect(m, "table")?;
                 }
+                if t.entries.iter().any(|(k, _)| matches!(k, Val::Nil)) {
+                    return Err(ImageError::Invalid(format!("table {id}: a nil key")));
+                }
             }
             Object::TablePatch(_) => {
                 return Err(ImageError::Invalid("patch in a full image".into()))
             }
             Object::Thread(t) => {
-                for f in &t.frames {
+                // The executor indexes the stack by these: they must fit.
+                let len = t.stack.len() as u64;
+                let bad = |what: &str| {
+                    Err(ImageError::Invalid(format!(
+                        "thread {id}: {what} outside its stack"
+                    )))
+                };
+                if t.tbc.iter().any(|s| u64::from(*s) >= len) {
+                    return bad("a to-be-closed slot");
+                }
+                if t.open_upvalues.iter().any(|(s, _)| u64::from(*s) >= len) {
+                    return bad("an open upvalue");
+                }
+                for (i, f) in t.frames.iter().enumerate() {
+                    let top = i + 1 == t.frames.len();
                     match f {
-                        FrameRecord::Lua { closure, .. } => expect(*closure, "closure")?,
-                        FrameRecord::Native { cont, .. } => {
+                        FrameRecord::Lua {
+                            closure,
+                            base,
+                            pc,
+                            func,
+                            ..
+                        } => {
+                            expect(*closure, "closure")?;
+                            let Some(Object::Closure { proto, .. }) = image.objects.get(closure)
+                            else {
+                                unreachable!("checked to be a closure")
+                            };
+                            let Some(Object::Proto(p)) = image.objects.get(proto) else {
+                                return Err(ImageError::WrongKind {
+                                    id: *proto,
+                                    expected: "prototype",
+                                    found: kind_of(*proto)?,
+                                });
+                            };
+                            // Only the running frame needs its whole register
+                            // window; frames below a native may be cut short
+                            // and regrow when it returns.
+                            let window = if top { u64::from(p.max_stack) } else { 0 };
+                            if *pc as usize > p.code.len()
+                                || u64::from(*base) + window > len
+                                || u64::from(*func) >= len
+                            {
+                                return bad("a frame");
+                            }
+                        }
+                        FrameRecord::Native {
+                            cont, base, func, ..
+                        } => {
+                            if u64::from(*base) > len || u64::from(*func) > len {
+                                return bad("a native frame");
+                            }
                             if let ContRecord::Step { step, .. } = cont {
                                 if !known_native(step) {
                                     return Err(ImageError::UnknownNative { name: step.clone() });
