@@ -34,9 +34,9 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(30);
     println!(
-        "| live table data | entries | full image (lz4) | full / payload | full capture | delta pause median | delta pause p99 | delta bytes (lz4) | restore |"
+        "| live table data | entries | full image (lz4) | full / payload | full capture | delta pause median | delta pause p99 | delta bytes (lz4) | pause, 10k adjacent entries | restore |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for mb in sizes {
         let n = mb * 1_000_000 / SLOT_BYTES;
         let mut rt = Runtime::new(Config::default());
@@ -69,6 +69,20 @@ fn main() {
         }
         pauses.sort();
         delta_bytes.sort();
+        // The same number of changes to adjacent entries: what the
+        // capture costs without a cache miss per entry.
+        let adjacent = format!(
+            "local s = (seed * 7) % {n} for i = s + 1, math.min(s + {CHANGES_PER_EPOCH}, {n}) do t[i] = t[i] + 1 end seed = seed + 1"
+        );
+        let mut adjacent_pauses = Vec::with_capacity(epochs);
+        for _ in 0..epochs {
+            rt.exec(adjacent.as_bytes(), "=adjacent", &[])
+                .expect("changing entries");
+            let start = Instant::now();
+            std::hint::black_box(rt.checkpoint_delta());
+            adjacent_pauses.push(start.elapsed());
+        }
+        adjacent_pauses.sort();
 
         let (_, image) = decode(&full_frame).expect("decoding the full frame");
         drop(rt);
@@ -82,13 +96,14 @@ fn main() {
             .expect("the restored heap holds the table");
 
         println!(
-            "| {mb} MB | {n} | {:.1} MB | {:.2} | {} ms | {} ms | {} ms | {} | {} ms |",
+            "| {mb} MB | {n} | {:.1} MB | {:.2} | {} ms | {} ms | {} ms | {} | {} ms | {} ms |",
             full_frame.len() as f64 / 1e6,
             full_frame.len() as f64 / payload as f64,
             ms(full_capture),
             ms(percentile(&pauses, 0.5)),
             ms(percentile(&pauses, 0.99)),
             delta_bytes[delta_bytes.len() / 2],
+            ms(percentile(&adjacent_pauses, 0.5)),
             ms(restore),
         );
     }

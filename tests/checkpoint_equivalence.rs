@@ -209,6 +209,8 @@ fn through_deltas(program: &Program, points: [u64; 3]) -> Result<(Vec<u8>, Strin
     let out = Rc::new(RefCell::new(Vec::new()));
     let mut rt = start(program, &out);
     let mut base = None;
+    let mut deltas = Vec::new();
+    let mut first = None;
     let mut last_full = None;
     let mut prev = 0;
     for (i, t) in points.iter().enumerate() {
@@ -226,6 +228,11 @@ fn through_deltas(program: &Program, points: [u64; 3]) -> Result<(Vec<u8>, Strin
             encode(&delta, Position::default(), Compression::Lz4)
         };
         let (_, image) = decode(&bytes).map_err(|e| e.to_string())?;
+        if i > 0 {
+            deltas.push(image.clone());
+        } else {
+            first = Some(image.clone());
+        }
         match base.as_mut() {
             None => base = Some(image),
             Some(b) => understudy::runtime::image::Image::apply(b, &image)
@@ -237,6 +244,18 @@ fn through_deltas(program: &Program, points: [u64; 3]) -> Result<(Vec<u8>, Strin
     }
     let base = base.unwrap();
     let full = last_full.unwrap();
+    // The two deltas folded into one apply to the same result.
+    let mut merged = deltas[0].clone();
+    merged.merge_delta(&deltas[1]).map_err(|e| e.to_string())?;
+    let mut via_merged: understudy::runtime::image::Image = first.unwrap();
+    via_merged.apply(&merged).map_err(|e| e.to_string())?;
+    if encode(&via_merged, Position::default(), Compression::None)
+        != encode(&full, Position::default(), Compression::None)
+    {
+        return Err(format!(
+            "merged deltas differ from a full image at {points:?}"
+        ));
+    }
     let a = encode(&base, Position::default(), Compression::None);
     let b = encode(&full, Position::default(), Compression::None);
     if a != b {

@@ -314,6 +314,60 @@ impl Image {
         Ok(())
     }
 
+    /// Folds a later delta into this delta, so that applying the result
+    /// equals applying both in order (how a sender that fell behind
+    /// coalesces epochs).
+    pub fn merge_delta(&mut self, later: &Image) -> Result<(), ImageError> {
+        if self.full {
+            return self.apply(later);
+        }
+        for (id, obj) in &later.objects {
+            match (self.objects.get_mut(id), obj) {
+                (Some(Object::TablePatch(p)), Object::TablePatch(q)) => {
+                    p.meta = q.meta;
+                    p.array_len = q.array_len;
+                    p.entries_len = q.entries_len;
+                    let mut array: BTreeMap<u32, Val> = p
+                        .array
+                        .drain(..)
+                        .filter(|(i, _)| *i < q.array_len)
+                        .collect();
+                    array.extend(q.array.iter().copied());
+                    p.array = array.into_iter().collect();
+                    let mut entries: BTreeMap<u32, (Val, Val)> = p
+                        .entries
+                        .drain(..)
+                        .filter(|(i, _, _)| *i < q.entries_len)
+                        .map(|(i, k, v)| (i, (k, v)))
+                        .collect();
+                    entries.extend(q.entries.iter().map(|(i, k, v)| (*i, (*k, *v))));
+                    p.entries = entries.into_iter().map(|(i, (k, v))| (i, k, v)).collect();
+                }
+                (Some(Object::Table(t)), Object::TablePatch(q)) => {
+                    t.meta = q.meta;
+                    t.array.resize(q.array_len as usize, Val::Nil);
+                    t.entries
+                        .resize(q.entries_len as usize, (Val::Nil, Val::Nil));
+                    for (i, v) in &q.array {
+                        if let Some(slot) = t.array.get_mut(*i as usize) {
+                            *slot = *v;
+                        }
+                    }
+                    for (i, k, v) in &q.entries {
+                        if let Some(slot) = t.entries.get_mut(*i as usize) {
+                            *slot = (*k, *v);
+                        }
+                    }
+                }
+                _ => {
+                    self.objects.insert(*id, obj.clone());
+                }
+            }
+        }
+        self.root = later.root.clone();
+        Ok(())
+    }
+
     /// Drops records that nothing reachable refers to.
     pub fn prune(&mut self) {
         let mut live = std::collections::HashSet::new();
