@@ -4,7 +4,7 @@ mod inspect;
 
 use std::cell::RefCell;
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::rc::Rc;
 use std::time::Duration;
@@ -12,6 +12,8 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use understudy::runtime::runtime::{CheckpointInfo, CheckpointPolicy};
+use understudy_checkpointer::replication::Certs;
+use understudy_checkpointer::sender::Sender;
 use understudy_checkpointer::store::{self, Store};
 use understudy_runtime::{Config, Error, Runtime};
 
@@ -41,10 +43,16 @@ struct Checkpointing {
     /// Write checkpoints (a base image and deltas) into this directory.
     #[arg(long)]
     checkpoint_dir: Option<PathBuf>,
-    /// Logical time between checkpoints, e.g. `50ms`, `2s` (with
-    /// --checkpoint-dir; default 1s).
+    /// Logical time between checkpoints, e.g. `50ms`, `2s` (default 1s,
+    /// or 10ms when replicating).
     #[arg(long, value_parser = parse_duration)]
     checkpoint_every: Option<Duration>,
+    /// Stream checkpoints to the replica listening here (QUIC).
+    #[arg(long)]
+    replicate_to: Option<std::net::SocketAddr>,
+    /// Certificates from `understudy certs` (ca.der, primary.der, primary.key).
+    #[arg(long, requires = "replicate_to")]
+    certs: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -71,6 +79,12 @@ enum Command {
         #[arg(long, value_parser = parse_duration)]
         checkpoint_every: Option<Duration>,
         dir: PathBuf,
+    },
+    /// Make a CA and certificates for a replica and a primary (mutual TLS
+    /// of the replication link).
+    Certs {
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Describe a checkpoint directory or frame file: epochs, sizes, object
     /// counts by type, the largest objects and the pauses.
@@ -116,6 +130,8 @@ const MAIN_STACK_BYTES: usize = 256 << 20;
 
 /// Checkpoint interval when a directory is given without one.
 const DEFAULT_CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+/// Checkpoint interval when replicating without one.
+const DEFAULT_REPLICATION_EVERY: Duration = Duration::from_millis(10);
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -176,15 +192,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if let Err(e) = rt.load(source, &chunkname, &script_args) {
                 return Ok(report(e));
             }
-            let store = match &checkpointing.checkpoint_dir {
-                Some(dir) => Some(start_checkpointing(
-                    &mut rt,
-                    dir,
-                    checkpointing.checkpoint_every,
-                    new_runtime_id(),
-                )?),
-                None => None,
-            };
+            let store = start_checkpointing(&mut rt, &checkpointing, new_runtime_id())?;
             drive(rt, store)
         }
         Command::Resume {
@@ -204,8 +212,23 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             rt.restore(&loaded.image).with_context(|| {
                 format!("restoring epoch {} of {}", loaded.epoch, dir.display())
             })?;
-            let store = start_checkpointing(&mut rt, &dir, checkpoint_every, loaded.runtime_id)?;
-            drive(rt, Some(store))
+            let checkpointing = Checkpointing {
+                checkpoint_dir: Some(dir),
+                checkpoint_every,
+                replicate_to: None,
+                certs: None,
+            };
+            let store = start_checkpointing(&mut rt, &checkpointing, loaded.runtime_id)?;
+            drive(rt, store)
+        }
+        Command::Certs { out } => {
+            understudy_checkpointer::replication::make_certs(&out)
+                .with_context(|| format!("writing certificates into {}", out.display()))?;
+            println!(
+                "wrote {0}/ca.der, {0}/replica.der + .key, {0}/primary.der + .key",
+                out.display()
+            );
+            Ok(ExitCode::SUCCESS)
         }
         Command::Inspect { path, top } => {
             inspect::print(&path, top)?;
@@ -222,28 +245,61 @@ fn new_runtime_id() -> u64 {
     nanos ^ (u64::from(std::process::id()) << 32)
 }
 
-/// Errors of the checkpoint writer, reported once the run ends.
-type WriteErrors = Rc<RefCell<Vec<String>>>;
+/// What checkpointing needs once the run ends.
+struct Checkpointer {
+    /// Errors of the local writer, reported at the end.
+    errors: Rc<RefCell<Vec<String>>>,
+    sender: Option<Rc<Sender>>,
+}
 
-/// Opens the store in `dir` and makes the runtime write a checkpoint into
-/// it by the interval, starting with one now.
+/// Makes the runtime checkpoint into a directory and/or to a replica, by
+/// the interval, starting with one now. None when neither is asked for.
 fn start_checkpointing(
     rt: &mut Runtime,
-    dir: &Path,
-    every: Option<Duration>,
+    options: &Checkpointing,
     runtime_id: u64,
-) -> anyhow::Result<WriteErrors> {
-    let store = Store::open(dir, runtime_id)
-        .with_context(|| format!("opening the checkpoint directory {}", dir.display()))?;
-    let store = Rc::new(RefCell::new(store));
-    let errors: WriteErrors = Rc::default();
+) -> anyhow::Result<Option<Checkpointer>> {
+    if options.checkpoint_dir.is_none() && options.replicate_to.is_none() {
+        return Ok(None);
+    }
+    let store = match &options.checkpoint_dir {
+        Some(dir) => Some(Rc::new(RefCell::new(
+            Store::open(dir, runtime_id)
+                .with_context(|| format!("opening the checkpoint directory {}", dir.display()))?,
+        ))),
+        None => None,
+    };
+    let sender = match options.replicate_to {
+        Some(addr) => {
+            let dir = options
+                .certs
+                .as_ref()
+                .context("--replicate-to needs --certs DIR (see `understudy certs`)")?;
+            let certs = Certs::load(dir, "primary").context("loading certificates")?;
+            Some(Rc::new(
+                Sender::start(addr, certs, runtime_id, 1).context("starting replication")?,
+            ))
+        }
+        None => None,
+    };
+    let every = options.checkpoint_every.unwrap_or(if sender.is_some() {
+        DEFAULT_REPLICATION_EVERY
+    } else {
+        DEFAULT_CHECKPOINT_EVERY
+    });
+    let errors: Rc<RefCell<Vec<String>>> = Rc::default();
     let sink_errors = errors.clone();
+    let sink_sender = sender.clone();
     rt.set_checkpointing(
         CheckpointPolicy {
-            every: Some(every.unwrap_or(DEFAULT_CHECKPOINT_EVERY)),
+            every: Some(every),
             every_instructions: None,
         },
         move |image, info: &CheckpointInfo| {
+            if let Some(sender) = &sink_sender {
+                sender.submit(image.clone());
+            }
+            let Some(store) = &store else { return };
             let mut store = store.borrow_mut();
             let written = store.write(image).and_then(|w| {
                 store.record_stats(&format!(
@@ -261,22 +317,47 @@ fn start_checkpointing(
         },
     );
     rt.checkpoint_now();
-    Ok(errors)
+    Ok(Some(Checkpointer { errors, sender }))
 }
 
-/// Runs until every task finishes or a signal; with checkpointing, a last
+/// Runs until every task finishes, a signal, or (replicating) a replica
+/// that took over fences this primary. With checkpointing, a last
 /// checkpoint is taken at the end so `resume` continues from there.
-fn drive(mut rt: Runtime, store: Option<WriteErrors>) -> anyhow::Result<ExitCode> {
+fn drive(mut rt: Runtime, checkpointer: Option<Checkpointer>) -> anyhow::Result<ExitCode> {
     let io = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the I/O runtime")?;
-    let result = io.block_on(rt.run_until(shutdown_signal()));
-    if let Some(errors) = store {
+    let sender = checkpointer.as_ref().and_then(|c| c.sender.clone());
+    let was_fenced = Rc::new(std::cell::Cell::new(false));
+    let flag = was_fenced.clone();
+    let stop = async move {
+        let fenced = async {
+            match &sender {
+                Some(s) => loop {
+                    if s.progress.fenced.load(std::sync::atomic::Ordering::SeqCst) {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                },
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = shutdown_signal() => {}
+            _ = fenced => flag.set(true),
+        }
+    };
+    let result = io.block_on(rt.run_until(stop));
+    if was_fenced.get() {
+        eprintln!("understudy: a replica took over with a newer term; this primary stops");
+        return Ok(ExitCode::FAILURE);
+    }
+    if let Some(c) = checkpointer {
         if result.is_ok() {
             rt.checkpoint_now();
         }
-        for e in errors.borrow().iter() {
+        for e in c.errors.borrow().iter() {
             eprintln!("understudy: checkpoint not written: {e}");
         }
     }

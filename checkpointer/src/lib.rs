@@ -5,6 +5,8 @@
 //! back, checking everything before anything is applied.
 
 pub mod frame;
+pub mod replication;
+pub mod sender;
 pub mod store;
 
 pub use frame::{decode, encode, Compression, FrameError, Header, Kind, Position};

@@ -210,8 +210,19 @@ impl Store {
             parent_epoch: self.epoch,
         };
         let frame = frame::encode(image, at, self.compression);
-        if image.full {
-            self.write_base(epoch, &frame)?;
+        self.write_frame(&frame, image.full, epoch)
+    }
+
+    /// Stores an encoded frame as it came (a replica keeps the primary's
+    /// epochs): a full one becomes the new base, a delta is appended.
+    pub fn write_frame(
+        &mut self,
+        frame: &[u8],
+        full: bool,
+        epoch: u64,
+    ) -> Result<Written, StoreError> {
+        if full {
+            self.write_base(epoch, frame)?;
         } else {
             if self.log.is_none() {
                 // Continuing a store opened after a restart: append to the
@@ -228,15 +239,20 @@ impl Store {
             }
             let (name, f) = self.log.as_mut().expect("a log is open");
             let path = self.dir.join(&*name);
-            f.write_all(&frame).map_err(io(&path))?;
+            f.write_all(frame).map_err(io(&path))?;
             f.sync_data().map_err(io(&path))?;
         }
         self.epoch = epoch;
         Ok(Written {
             epoch,
-            kind: if image.full { Kind::Full } else { Kind::Delta },
+            kind: if full { Kind::Full } else { Kind::Delta },
             bytes: frame.len() as u64,
         })
+    }
+
+    /// Adopts the runtime id of the primary whose images this store keeps.
+    pub fn set_runtime_id(&mut self, id: u64) {
+        self.runtime_id = id;
     }
 
     fn write_base(&mut self, epoch: u64, frame: &[u8]) -> Result<(), StoreError> {

@@ -451,6 +451,7 @@ impl Runtime {
                 self.complete(c);
             }
             let now = self.observe_clock();
+            self.maybe_checkpoint();
             let ready = self.arena.mutate(|mc, state| {
                 let ctx = Ctx { mc, state };
                 sched::fire_timers(ctx, now);
@@ -510,7 +511,22 @@ impl Runtime {
                     continue;
                 }
             }
-            let sleep = deadline.map(|d| Duration::from_nanos(d.saturating_sub(now)));
+            // An idle program is still checkpointed on time: what its last
+            // turns changed must not wait for the next request.
+            let checkpoint_due = self
+                .checkpointing
+                .as_ref()
+                .filter(|c| c.instructions > 0)
+                .and_then(|c| {
+                    c.policy
+                        .every
+                        .map(|every| c.last_at.saturating_add(every.as_nanos() as u64))
+                });
+            let wake = match (deadline, checkpoint_due) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let sleep = wake.map(|d| Duration::from_nanos(d.saturating_sub(now)));
             tokio::select! {
                 biased;
                 _ = &mut shutdown => break Ok(None),
@@ -586,10 +602,11 @@ impl Runtime {
         let (requested, now) = self
             .arena
             .mutate(|_, state| (state.checkpoint_requested.get(), state.sched.borrow().now));
-        let by_time = c
-            .policy
-            .every
-            .is_some_and(|d| now.saturating_sub(c.last_at) >= d.as_nanos() as u64);
+        // Nothing ran, nothing changed: no image to take.
+        let by_time = c.instructions > 0
+            && c.policy
+                .every
+                .is_some_and(|d| now.saturating_sub(c.last_at) >= d.as_nanos() as u64);
         let by_count = c
             .policy
             .every_instructions

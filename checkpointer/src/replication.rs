@@ -1,0 +1,220 @@
+//! The replication link between a primary and its replica: mutual TLS over
+//! QUIC, one bidirectional stream, length-prefixed postcard messages.
+//!
+//! ```text
+//! primary                                 replica
+//!   Hello { runtime, term, epoch }  ->
+//!                                   <-  Welcome { runtime, term, acked }
+//!   Frame(bytes) / Heartbeat        ->
+//!                                   <-  Ack { epoch } / Fenced { term }
+//! ```
+//!
+//! The replica answers `Welcome` with what it holds; a primary whose
+//! runtime differs, or that is ahead of a gap, sends a full image first.
+//! A replica that promoted itself has a higher term and answers `Fenced`.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use quinn::rustls;
+use serde::{Deserialize, Serialize};
+
+/// Largest message accepted (a full frame of a large heap fits).
+pub const MAX_MESSAGE: u32 = 1 << 31;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ToReplica {
+    Hello {
+        runtime_id: u64,
+        term: u64,
+    },
+    /// An encoded frame (see [`crate::frame`]).
+    Frame(Vec<u8>),
+    Heartbeat,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ToPrimary {
+    /// What the replica holds: the runtime and epoch of its image (0: none).
+    Welcome {
+        runtime_id: u64,
+        term: u64,
+        acked_epoch: u64,
+    },
+    Ack {
+        epoch: u64,
+    },
+    /// The replica serves with a higher term: the primary must stop.
+    Fenced {
+        term: u64,
+    },
+    /// A frame was refused (bad or out of order): the primary resyncs
+    /// with a full image.
+    Refused {
+        reason: String,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    #[error("connection: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("message does not decode: {0}")]
+    Decode(String),
+    #[error("message of {0} bytes is too large")]
+    TooLarge(u32),
+    #[error("TLS setup: {0}")]
+    Tls(String),
+    #[error("QUIC: {0}")]
+    Quic(String),
+}
+
+pub async fn send<T: Serialize>(stream: &mut quinn::SendStream, msg: &T) -> Result<(), LinkError> {
+    let body = postcard::to_stdvec(msg).map_err(|e| LinkError::Decode(e.to_string()))?;
+    let quic = |e: quinn::WriteError| LinkError::Quic(e.to_string());
+    stream
+        .write_all(&(body.len() as u32).to_le_bytes())
+        .await
+        .map_err(quic)?;
+    stream.write_all(&body).await.map_err(quic)?;
+    Ok(())
+}
+
+/// The next message, or None at a clean end of stream.
+pub async fn recv<T: for<'de> Deserialize<'de>>(
+    stream: &mut quinn::RecvStream,
+) -> Result<Option<T>, LinkError> {
+    let mut len = [0u8; 4];
+    match stream.read_exact(&mut len).await {
+        Ok(()) => {}
+        Err(quinn::ReadExactError::FinishedEarly(0)) => return Ok(None),
+        Err(e) => return Err(LinkError::Quic(e.to_string())),
+    }
+    let len = u32::from_le_bytes(len);
+    if len > MAX_MESSAGE {
+        return Err(LinkError::TooLarge(len));
+    }
+    let mut body = vec![0u8; len as usize];
+    stream
+        .read_exact(&mut body)
+        .await
+        .map_err(|e| LinkError::Quic(e.to_string()))?;
+    postcard::from_bytes(&body)
+        .map(Some)
+        .map_err(|e| LinkError::Decode(e.to_string()))
+}
+
+/// The certificates of a deployment, as `understudy certs` writes them.
+pub struct Certs {
+    pub ca: rustls::pki_types::CertificateDer<'static>,
+    pub cert: rustls::pki_types::CertificateDer<'static>,
+    pub key: rustls::pki_types::PrivateKeyDer<'static>,
+}
+
+/// The name the replica's certificate is issued for, and that primaries
+/// check.
+pub const REPLICA_NAME: &str = "understudy-replica";
+
+impl Certs {
+    /// Reads `ca.der` and `<role>.der` / `<role>.key` from `dir`.
+    pub fn load(dir: &Path, role: &str) -> Result<Certs, LinkError> {
+        let read = |name: &str| {
+            std::fs::read(dir.join(name))
+                .map_err(|e| LinkError::Tls(format!("{}: {e}", dir.join(name).display())))
+        };
+        Ok(Certs {
+            ca: read("ca.der")?.into(),
+            cert: read(&format!("{role}.der"))?.into(),
+            key: rustls::pki_types::PrivateKeyDer::Pkcs8(read(&format!("{role}.key"))?.into()),
+        })
+    }
+
+    fn roots(&self) -> Result<rustls::RootCertStore, LinkError> {
+        let mut roots = rustls::RootCertStore::empty();
+        roots
+            .add(self.ca.clone())
+            .map_err(|e| LinkError::Tls(e.to_string()))?;
+        Ok(roots)
+    }
+}
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// The replica's QUIC server config: its certificate, and only clients
+/// whose certificate the CA signed.
+pub fn server_config(certs: &Certs) -> Result<quinn::ServerConfig, LinkError> {
+    let tls = |e: rustls::Error| LinkError::Tls(e.to_string());
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        Arc::new(certs.roots()?),
+        provider(),
+    )
+    .build()
+    .map_err(|e| LinkError::Tls(e.to_string()))?;
+    let config = rustls::ServerConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(tls)?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(vec![certs.cert.clone()], certs.key.clone_key())
+        .map_err(tls)?;
+    let quic = quinn::crypto::rustls::QuicServerConfig::try_from(config)
+        .map_err(|e| LinkError::Tls(e.to_string()))?;
+    let mut server = quinn::ServerConfig::with_crypto(Arc::new(quic));
+    server.transport_config(Arc::new(transport()));
+    Ok(server)
+}
+
+/// The primary's QUIC client config: the replica must present a
+/// certificate the CA signed; the primary presents its own.
+pub fn client_config(certs: &Certs) -> Result<quinn::ClientConfig, LinkError> {
+    let tls = |e: rustls::Error| LinkError::Tls(e.to_string());
+    let config = rustls::ClientConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(tls)?
+        .with_root_certificates(certs.roots()?)
+        .with_client_auth_cert(vec![certs.cert.clone()], certs.key.clone_key())
+        .map_err(tls)?;
+    let quic = quinn::crypto::rustls::QuicClientConfig::try_from(config)
+        .map_err(|e| LinkError::Tls(e.to_string()))?;
+    let mut client = quinn::ClientConfig::new(Arc::new(quic));
+    client.transport_config(Arc::new(transport()));
+    Ok(client)
+}
+
+fn transport() -> quinn::TransportConfig {
+    let mut t = quinn::TransportConfig::default();
+    // Failure detection is the replica's own (heartbeats and a timeout);
+    // the connection itself may idle a while longer.
+    t.max_idle_timeout(Some(
+        quinn::IdleTimeout::try_from(std::time::Duration::from_secs(30)).expect("30 s fits"),
+    ));
+    t.keep_alive_interval(Some(std::time::Duration::from_millis(500)));
+    t
+}
+
+/// Writes a CA and a replica and a primary certificate signed by it into
+/// `dir` (`ca.der`, `replica.der`/`.key`, `primary.der`/`.key`).
+pub fn make_certs(dir: &Path) -> Result<(), LinkError> {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+    let err = |e: rcgen::Error| LinkError::Tls(e.to_string());
+    std::fs::create_dir_all(dir)?;
+    let ca_key = KeyPair::generate().map_err(err)?;
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(err)?;
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "understudy CA");
+    let ca_cert = ca_params.self_signed(&ca_key).map_err(err)?;
+    std::fs::write(dir.join("ca.der"), ca_cert.der())?;
+    let issuer = Issuer::new(ca_params, ca_key);
+    for (role, name) in [("replica", REPLICA_NAME), ("primary", "understudy-primary")] {
+        let key = KeyPair::generate().map_err(err)?;
+        let mut params = CertificateParams::new(vec![name.to_owned()]).map_err(err)?;
+        params.distinguished_name.push(DnType::CommonName, name);
+        let cert = params.signed_by(&key, &issuer).map_err(err)?;
+        std::fs::write(dir.join(format!("{role}.der")), cert.der())?;
+        std::fs::write(dir.join(format!("{role}.key")), key.serialize_der())?;
+    }
+    Ok(())
+}

@@ -1,0 +1,277 @@
+//! The primary's side of replication: images go from the VM thread to a
+//! sender thread, which encodes them and ships them to the replica. The VM
+//! never waits on the network.
+//!
+//! The sender keeps the image the replica should hold (the last full image
+//! with every later delta applied). While the link is busy or down, new
+//! deltas are folded into one ([`Image::merge_delta`]) instead of queueing;
+//! after a reconnect to a replica that does not hold our last epoch, it
+//! sends that merged full image, then deltas again.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use understudy_runtime::image::Image;
+
+use crate::frame::{self, Compression, Position};
+use crate::replication::{self, Certs, LinkError, ToPrimary, ToReplica, REPLICA_NAME};
+
+/// How often an idle link says it is alive.
+pub const HEARTBEAT: Duration = Duration::from_millis(50);
+const RECONNECT_PAUSE: Duration = Duration::from_millis(100);
+
+/// What the sender tells the VM side.
+#[derive(Default)]
+pub struct Progress {
+    /// The newest epoch the replica acknowledged.
+    pub acked: AtomicU64,
+    /// The newest epoch submitted.
+    pub submitted: AtomicU64,
+    /// A replica with a higher term answered: this primary must stop.
+    pub fenced: AtomicBool,
+    pub connected: AtomicBool,
+}
+
+/// Handle of the sender thread.
+pub struct Sender {
+    tx: mpsc::UnboundedSender<Image>,
+    pub progress: Arc<Progress>,
+}
+
+impl Sender {
+    /// Starts the sender thread for `replica`.
+    pub fn start(
+        replica: SocketAddr,
+        certs: Certs,
+        runtime_id: u64,
+        term: u64,
+    ) -> Result<Sender, LinkError> {
+        let client = replication::client_config(&certs)?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        let progress = Arc::new(Progress::default());
+        let p = progress.clone();
+        std::thread::Builder::new()
+            .name("understudy-sender".into())
+            .spawn(move || {
+                let io = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("a tokio runtime for the sender");
+                io.block_on(run(replica, client, runtime_id, term, rx, p));
+            })?;
+        Ok(Sender { tx, progress })
+    }
+
+    /// Hands an image over (the first must be full). Returns its epoch.
+    pub fn submit(&self, image: Image) -> u64 {
+        let epoch = self.progress.submitted.fetch_add(1, Ordering::SeqCst) + 1;
+        // The thread only ends when the process does.
+        let _ = self.tx.send(image);
+        epoch
+    }
+}
+
+/// The sender's own state.
+struct Stream {
+    runtime_id: u64,
+    term: u64,
+    /// What the replica should hold once everything is sent.
+    merged: Option<Image>,
+    /// Epoch of `merged`.
+    epoch: u64,
+    /// Deltas not sent yet, folded into one, and the epoch they start from.
+    pending: Option<(u64, Image)>,
+    /// The epoch the replica holds (as sent on this link).
+    sent: u64,
+    /// Send the whole image next.
+    need_full: bool,
+}
+
+impl Stream {
+    fn take(&mut self, image: Image) {
+        self.epoch += 1;
+        if image.full {
+            self.merged = Some(image);
+            self.pending = None;
+            self.need_full = true;
+            return;
+        }
+        let Some(merged) = self.merged.as_mut() else {
+            return;
+        };
+        if merged.apply(&image).is_err() {
+            self.need_full = true;
+        }
+        match self.pending.as_mut() {
+            Some((_, p)) => {
+                if p.merge_delta(&image).is_err() {
+                    self.need_full = true;
+                }
+            }
+            None => self.pending = Some((self.epoch - 1, image)),
+        }
+    }
+
+    /// The next frame to send, if any.
+    fn next_frame(&mut self) -> Option<(u64, Vec<u8>)> {
+        let merged = self.merged.as_ref()?;
+        let at = |parent| Position {
+            runtime_id: self.runtime_id,
+            term: self.term,
+            epoch: self.epoch,
+            parent_epoch: parent,
+        };
+        if self.need_full {
+            self.need_full = false;
+            self.pending = None;
+            return Some((self.epoch, frame::encode(merged, at(0), Compression::Lz4)));
+        }
+        let (parent, delta) = self.pending.take()?;
+        Some((
+            self.epoch,
+            frame::encode(&delta, at(parent), Compression::Lz4),
+        ))
+    }
+}
+
+async fn run(
+    replica: SocketAddr,
+    client: quinn::ClientConfig,
+    runtime_id: u64,
+    term: u64,
+    mut rx: mpsc::UnboundedReceiver<Image>,
+    progress: Arc<Progress>,
+) {
+    let mut stream = Stream {
+        runtime_id,
+        term,
+        merged: None,
+        epoch: 0,
+        pending: None,
+        sent: 0,
+        need_full: true,
+    };
+    let bind: SocketAddr = if replica.is_ipv6() {
+        "[::]:0".parse().expect("an address")
+    } else {
+        "0.0.0.0:0".parse().expect("an address")
+    };
+    let mut endpoint = match quinn::Endpoint::client(bind) {
+        Ok(e) => e,
+        Err(e) => {
+            tracing::error!("replication disabled: no UDP socket: {e}");
+            return;
+        }
+    };
+    endpoint.set_default_client_config(client);
+    loop {
+        if progress.fenced.load(Ordering::SeqCst) {
+            return;
+        }
+        match link(&endpoint, replica, &mut stream, &mut rx, &progress).await {
+            Ok(()) => return,
+            Err(e) => {
+                progress.connected.store(false, Ordering::SeqCst);
+                tracing::warn!("replication link to {replica}: {e}; reconnecting");
+                // Keep folding images in while the link is down.
+                let pause = tokio::time::sleep(RECONNECT_PAUSE);
+                tokio::pin!(pause);
+                loop {
+                    tokio::select! {
+                        _ = &mut pause => break,
+                        img = rx.recv() => match img {
+                            Some(img) => stream.take(img),
+                            None => return,
+                        },
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One connection's life: handshake, then frames out and acks in.
+async fn link(
+    endpoint: &quinn::Endpoint,
+    replica: SocketAddr,
+    stream: &mut Stream,
+    rx: &mut mpsc::UnboundedReceiver<Image>,
+    progress: &Progress,
+) -> Result<(), LinkError> {
+    let conn = endpoint
+        .connect(replica, REPLICA_NAME)
+        .map_err(|e| LinkError::Quic(e.to_string()))?
+        .await
+        .map_err(|e| LinkError::Quic(e.to_string()))?;
+    let (mut send, mut recv) = conn
+        .open_bi()
+        .await
+        .map_err(|e| LinkError::Quic(e.to_string()))?;
+    replication::send(
+        &mut send,
+        &ToReplica::Hello {
+            runtime_id: stream.runtime_id,
+            term: stream.term,
+        },
+    )
+    .await?;
+    match replication::recv::<ToPrimary>(&mut recv).await? {
+        Some(ToPrimary::Welcome {
+            runtime_id,
+            acked_epoch,
+            ..
+        }) => {
+            // Deltas continue only what the replica holds.
+            if runtime_id != stream.runtime_id || acked_epoch != stream.sent || stream.sent == 0 {
+                stream.need_full = true;
+            }
+        }
+        Some(ToPrimary::Fenced { term }) => {
+            tracing::error!("the replica serves with term {term}: stopping replication");
+            progress.fenced.store(true, Ordering::SeqCst);
+            return Ok(());
+        }
+        other => return Err(LinkError::Decode(format!("unexpected greeting {other:?}"))),
+    }
+    progress.connected.store(true, Ordering::SeqCst);
+    let mut heartbeat = tokio::time::interval(HEARTBEAT);
+    loop {
+        // Send what is pending before waiting.
+        while let Ok(img) = rx.try_recv() {
+            stream.take(img);
+        }
+        if let Some((epoch, bytes)) = stream.next_frame() {
+            replication::send(&mut send, &ToReplica::Frame(bytes)).await?;
+            stream.sent = epoch;
+            continue;
+        }
+        tokio::select! {
+            img = rx.recv() => match img {
+                Some(img) => stream.take(img),
+                None => return Ok(()),
+            },
+            msg = replication::recv::<ToPrimary>(&mut recv) => match msg? {
+                Some(ToPrimary::Ack { epoch }) => {
+                    progress.acked.fetch_max(epoch, Ordering::SeqCst);
+                }
+                Some(ToPrimary::Fenced { term }) => {
+                    tracing::error!("the replica serves with term {term}: stopping replication");
+                    progress.fenced.store(true, Ordering::SeqCst);
+                    return Ok(());
+                }
+                Some(ToPrimary::Refused { reason }) => {
+                    tracing::warn!("the replica refused a frame: {reason}; sending a full image");
+                    stream.need_full = true;
+                }
+                Some(ToPrimary::Welcome { .. }) => {}
+                None => return Err(LinkError::Quic("the replica closed the link".into())),
+            },
+            _ = heartbeat.tick() => {
+                replication::send(&mut send, &ToReplica::Heartbeat).await?;
+            }
+        }
+    }
+}

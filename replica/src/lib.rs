@@ -1,0 +1,191 @@
+//! Understudy's hot standby. It accepts one primary over QUIC (mutual TLS),
+//! checks and applies each checkpoint frame to its image, persists it in
+//! its data directory (the checkpoint store) and acknowledges the epoch.
+//! When the primary is silent for longer than the failure timeout, it
+//! promotes itself: bumps and persists its term, builds the runtime from
+//! its image, and runs the program, whose listeners re-open on their
+//! addresses.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use understudy_checkpointer::frame::{self, Kind};
+use understudy_checkpointer::replication::{self, Certs, LinkError, ToPrimary, ToReplica};
+use understudy_checkpointer::store::{self, Store};
+use understudy_runtime::image::Image;
+
+/// What the standby holds.
+pub struct Standby {
+    dir: PathBuf,
+    store: Store,
+    image: Option<Image>,
+    epoch: u64,
+    runtime_id: u64,
+    term: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StandbyError {
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    #[error(transparent)]
+    Link(#[from] LinkError),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// How a link with a primary ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum LinkEnd {
+    /// Nothing from the primary for the failure timeout.
+    Silent,
+    /// The connection broke or closed.
+    Closed,
+    /// A primary with a lower term was turned away.
+    Fenced,
+}
+
+fn term_path(dir: &Path) -> PathBuf {
+    dir.join("TERM")
+}
+
+impl Standby {
+    /// Opens the data directory, picking up the image and term it holds.
+    pub fn open(dir: &Path) -> Result<Standby, StandbyError> {
+        std::fs::create_dir_all(dir)?;
+        let term = std::fs::read_to_string(term_path(dir))
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+            .unwrap_or(1);
+        let (image, epoch, runtime_id) = match store::load(dir) {
+            Ok(l) => (Some(l.image), l.epoch, l.runtime_id),
+            Err(store::StoreError::Empty(_)) => (None, 0, 0),
+            Err(e) => return Err(e.into()),
+        };
+        let store = Store::open(dir, runtime_id)?;
+        Ok(Standby {
+            dir: dir.to_owned(),
+            store,
+            image,
+            epoch,
+            runtime_id,
+            term,
+        })
+    }
+
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    pub fn term(&self) -> u64 {
+        self.term
+    }
+
+    pub fn image(&self) -> Option<&Image> {
+        self.image.as_ref()
+    }
+
+    /// Checks and applies one frame, persists it; returns the new epoch.
+    fn apply(&mut self, bytes: &[u8]) -> Result<u64, String> {
+        let (header, image) = frame::decode(bytes).map_err(|e| e.to_string())?;
+        match header.kind {
+            Kind::Full => {
+                self.image = Some(image);
+                self.runtime_id = header.runtime_id;
+                self.store.set_runtime_id(header.runtime_id);
+            }
+            Kind::Delta => {
+                let Some(current) = self.image.as_mut() else {
+                    return Err("a delta before any full image".into());
+                };
+                if header.runtime_id != self.runtime_id || header.parent_epoch != self.epoch {
+                    return Err(format!(
+                        "delta for epoch {} of runtime {:#x} does not follow epoch {} of {:#x}",
+                        header.parent_epoch, header.runtime_id, self.epoch, self.runtime_id
+                    ));
+                }
+                current.apply(&image).map_err(|e| e.to_string())?;
+            }
+        }
+        self.store
+            .write_frame(bytes, header.kind == Kind::Full, header.epoch)
+            .map_err(|e| e.to_string())?;
+        self.epoch = header.epoch;
+        Ok(self.epoch)
+    }
+
+    /// Serves one primary connection until it ends or goes silent.
+    pub async fn serve(
+        &mut self,
+        conn: quinn::Connection,
+        failure_timeout: Duration,
+    ) -> Result<LinkEnd, StandbyError> {
+        let quic = |e: quinn::ConnectionError| LinkError::Quic(e.to_string());
+        let (mut send, mut recv) =
+            match tokio::time::timeout(failure_timeout, conn.accept_bi()).await {
+                Ok(r) => r.map_err(quic)?,
+                Err(_) => return Ok(LinkEnd::Silent),
+            };
+        let hello = match tokio::time::timeout(failure_timeout, replication::recv(&mut recv)).await
+        {
+            Ok(r) => r?,
+            Err(_) => return Ok(LinkEnd::Silent),
+        };
+        let Some(ToReplica::Hello { term, .. }) = hello else {
+            return Ok(LinkEnd::Closed);
+        };
+        if term < self.term {
+            replication::send(&mut send, &ToPrimary::Fenced { term: self.term }).await?;
+            let _ = send.finish();
+            return Ok(LinkEnd::Fenced);
+        }
+        replication::send(
+            &mut send,
+            &ToPrimary::Welcome {
+                runtime_id: self.runtime_id,
+                term: self.term,
+                acked_epoch: self.epoch,
+            },
+        )
+        .await?;
+        loop {
+            let msg =
+                match tokio::time::timeout(failure_timeout, replication::recv(&mut recv)).await {
+                    Err(_) => return Ok(LinkEnd::Silent),
+                    Ok(Err(_)) | Ok(Ok(None)) => return Ok(LinkEnd::Closed),
+                    Ok(Ok(Some(m))) => m,
+                };
+            match msg {
+                ToReplica::Heartbeat | ToReplica::Hello { .. } => {}
+                ToReplica::Frame(bytes) => match self.apply(&bytes) {
+                    Ok(epoch) => {
+                        tracing::debug!("acked epoch {epoch}");
+                        replication::send(&mut send, &ToPrimary::Ack { epoch }).await?;
+                    }
+                    Err(reason) => {
+                        tracing::warn!("refused a frame: {reason}");
+                        replication::send(&mut send, &ToPrimary::Refused { reason }).await?;
+                    }
+                },
+            }
+        }
+    }
+
+    /// Takes over: a higher term, persisted before anything else, so that
+    /// the old primary is fenced from now on.
+    pub fn promote(&mut self) -> Result<u64, StandbyError> {
+        self.term += 1;
+        let tmp = self.dir.join("TERM.tmp");
+        std::fs::write(&tmp, format!("{}\n", self.term))?;
+        std::fs::File::open(&tmp)?.sync_all()?;
+        std::fs::rename(&tmp, term_path(&self.dir))?;
+        Ok(self.term)
+    }
+}
+
+/// The replica's QUIC endpoint.
+pub fn endpoint(listen: SocketAddr, certs: &Certs) -> Result<quinn::Endpoint, StandbyError> {
+    let config = replication::server_config(certs)?;
+    Ok(quinn::Endpoint::server(config, listen)?)
+}

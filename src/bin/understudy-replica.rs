@@ -1,0 +1,174 @@
+//! `understudy-replica`: the standby daemon (the library is `replica/`).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+use understudy_checkpointer::replication::{self, Certs, ToPrimary};
+use understudy_checkpointer::store::Store;
+use understudy_replica::{LinkEnd, Standby};
+use understudy_runtime::runtime::CheckpointPolicy;
+use understudy_runtime::{Config, Runtime};
+
+#[derive(Parser)]
+#[command(
+    name = "understudy-replica",
+    version,
+    about = "Hot standby for an understudy program: receives its checkpoints, takes over when it dies"
+)]
+struct Cli {
+    /// UDP address to receive the primary's QUIC connection on.
+    #[arg(long)]
+    listen: SocketAddr,
+    /// Where the image is kept (a checkpoint store) and the term.
+    #[arg(long)]
+    data_dir: PathBuf,
+    /// Certificates from `understudy certs` (ca.der, replica.der, replica.key).
+    #[arg(long)]
+    certs: PathBuf,
+    /// Silence from the primary after which this replica takes over.
+    #[arg(long, default_value = "300ms", value_parser = parse_duration)]
+    failure_timeout: Duration,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let (n, scale) = if let Some(n) = s.strip_suffix("ms") {
+        (n, 1e-3)
+    } else if let Some(n) = s.strip_suffix('s') {
+        (n, 1.0)
+    } else {
+        (s, 1.0)
+    };
+    let v: f64 = n
+        .parse()
+        .map_err(|_| format!("'{s}' is not a duration (like 300ms or 2s)"))?;
+    if !(v * scale).is_finite() || v < 0.0 {
+        return Err(format!("'{s}' is not a duration"));
+    }
+    Ok(Duration::from_secs_f64(v * scale))
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    // The promoted program runs on this thread: give it the interpreter's
+    // stack.
+    let worker = std::thread::Builder::new()
+        .name("understudy-replica".into())
+        .stack_size(256 << 20)
+        .spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("starting tokio")?
+                .block_on(standby(cli))
+        })?;
+    worker
+        .join()
+        .map_err(|_| anyhow::anyhow!("the replica thread panicked"))?
+}
+
+async fn standby(cli: Cli) -> anyhow::Result<()> {
+    let certs = Certs::load(&cli.certs, "replica").context("loading certificates")?;
+    let mut standby = Standby::open(&cli.data_dir)
+        .with_context(|| format!("opening {}", cli.data_dir.display()))?;
+    let endpoint = understudy_replica::endpoint(cli.listen, &certs)?;
+    tracing::info!(
+        "standby on {} (term {}, epoch {})",
+        cli.listen,
+        standby.term(),
+        standby.epoch()
+    );
+    eprintln!("replica listening on {}", cli.listen);
+    loop {
+        // Before any image there is nothing to take over: wait as long as
+        // it takes. After, a primary gone for the timeout is dead.
+        let incoming = if standby.image().is_some() {
+            match tokio::time::timeout(cli.failure_timeout, endpoint.accept()).await {
+                Ok(i) => i,
+                Err(_) => break,
+            }
+        } else {
+            endpoint.accept().await
+        };
+        let Some(incoming) = incoming else {
+            anyhow::bail!("the QUIC endpoint closed");
+        };
+        let conn = match incoming.await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!("a connection attempt failed: {e}");
+                continue;
+            }
+        };
+        tracing::info!("primary connected from {}", conn.remote_address());
+        match standby.serve(conn, cli.failure_timeout).await {
+            Ok(LinkEnd::Silent) => {
+                tracing::warn!("the primary went silent");
+                if standby.image().is_some() {
+                    break;
+                }
+            }
+            Ok(LinkEnd::Closed) => tracing::warn!("the primary's link closed"),
+            Ok(LinkEnd::Fenced) => tracing::warn!("turned away a primary of an older term"),
+            Err(e) => tracing::warn!("link error: {e}"),
+        }
+    }
+    promote(standby, endpoint, &cli).await
+}
+
+/// Takes over: new term, runtime from the image, the program runs.
+async fn promote(mut standby: Standby, endpoint: quinn::Endpoint, cli: &Cli) -> anyhow::Result<()> {
+    let term = standby.promote()?;
+    let epoch = standby.epoch();
+    let image = standby
+        .image()
+        .cloned()
+        .context("promotion without an image")?;
+    drop(standby);
+    tracing::warn!("promoting: term {term}, resuming epoch {epoch}");
+    // Old primaries that come back are told the new term and stop.
+    tokio::spawn(fence(endpoint, term));
+    let mut rt = Runtime::new(Config::default());
+    rt.restore(&image)
+        .with_context(|| format!("restoring epoch {epoch}"))?;
+    let mut store = Store::open(&cli.data_dir, 0)?;
+    rt.set_checkpointing(
+        CheckpointPolicy {
+            every: Some(Duration::from_millis(100)),
+            every_instructions: None,
+        },
+        move |image, _| {
+            if let Err(e) = store.write(image) {
+                tracing::warn!("checkpoint not written: {e}");
+            }
+        },
+    );
+    eprintln!("replica promoted (term {term}, epoch {epoch})");
+    let result = rt.run_until(tokio::signal::ctrl_c()).await;
+    rt.checkpoint_now();
+    result.map_err(|e| anyhow::anyhow!("the promoted program failed: {e}"))
+}
+
+async fn fence(endpoint: quinn::Endpoint, term: u64) {
+    while let Some(incoming) = endpoint.accept().await {
+        tokio::spawn(async move {
+            let Ok(conn) = incoming.await else { return };
+            let Ok((mut send, _recv)) = conn.accept_bi().await else {
+                return;
+            };
+            let _ = replication::send(&mut send, &ToPrimary::Fenced { term }).await;
+            let _ = send.finish();
+            // Let the message reach the peer before the connection drops.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        });
+    }
+}
