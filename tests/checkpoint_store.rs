@@ -188,7 +188,12 @@ fn resume_continues(dir: &Path, epoch: u64) {
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    // Running (and so past its restore) once it writes new epochs.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while store::load(dir).map_or(true, |l| l.epoch <= epoch + 1) {
+        assert!(Instant::now() < deadline, "resume wrote no checkpoint");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()

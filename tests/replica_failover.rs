@@ -10,7 +10,7 @@
 //! every write acknowledged before that pause survived.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpStream, UdpSocket};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -31,37 +31,39 @@ fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
-fn free_tcp_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// The port in the first line a process prints (`... listening on H:P`).
+fn announced_port(line: &str) -> u16 {
+    line.trim()
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no port in {line:?}"))
 }
 
-fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn replica(dir: &Path, certs: &Path, port: u16) -> Proc {
-    let child = Command::new(env!("CARGO_BIN_EXE_understudy-replica"))
-        .args(["--listen", &format!("127.0.0.1:{port}")])
+/// The replica on an ephemeral UDP port; returns it and its port.
+fn replica(dir: &Path, certs: &Path) -> (Proc, u16) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_understudy-replica"))
+        .args(["--listen", "127.0.0.1:0"])
         .arg("--data-dir")
         .arg(dir)
         .arg("--certs")
         .arg(certs)
         .args(["--failure-timeout", "300ms"])
-        .stderr(Stdio::null())
+        .env("RUST_LOG", "off")
+        .stderr(Stdio::piped())
         .spawn()
         .expect("starting understudy-replica");
-    Proc(child)
+    let mut line = String::new();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    err.read_line(&mut line).unwrap();
+    // Keep draining its stderr so it never blocks on a full pipe.
+    std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
+    (Proc(child), announced_port(&line))
 }
 
-fn primary(certs: &Path, replica_port: u16, port: u16) -> Proc {
+/// The kv-cache example replicating to `replica_port`, on an ephemeral
+/// TCP port; returns it and its port.
+fn primary(certs: &Path, replica_port: u16) -> (Proc, u16) {
     let root = env!("CARGO_MANIFEST_DIR");
     let mut child = Command::new(env!("CARGO_BIN_EXE_understudy"))
         .arg("run")
@@ -70,7 +72,7 @@ fn primary(certs: &Path, replica_port: u16, port: u16) -> Proc {
         .arg(certs)
         .args(["--checkpoint-every", "10ms"])
         .arg(format!("{root}/examples/kv-cache/main.lua"))
-        .args(["--port", &port.to_string()])
+        .args(["--port", "0"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -80,7 +82,7 @@ fn primary(certs: &Path, replica_port: u16, port: u16) -> Proc {
         .read_line(&mut line)
         .unwrap();
     assert!(line.starts_with("kv-cache listening"), "{line}");
-    Proc(child)
+    (Proc(child), announced_port(&line))
 }
 
 /// One RESP command on a fresh connection; None if the server is not there.
@@ -123,10 +125,8 @@ fn the_replica_takes_over_with_the_acknowledged_writes() {
     let mut seed = 0x2545_f491_u64;
     for round in 0..3 {
         let data = root.join(format!("data-{round}"));
-        let replica_port = free_udp_port();
-        let port = free_tcp_port();
-        let _replica = replica(&data, &certs, replica_port);
-        let mut primary = primary(&certs, replica_port, port);
+        let (_replica, replica_port) = replica(&data, &certs);
+        let (mut primary, port) = primary(&certs, replica_port);
         wait_for(port, "the primary");
         // Writes of a pseudo-random length, every reply recorded.
         seed ^= seed << 13;
@@ -166,7 +166,7 @@ fn the_replica_takes_over_with_the_acknowledged_writes() {
             .arg("--certs")
             .arg(&certs)
             .arg(format!("{root_dir}/examples/kv-cache/main.lua"))
-            .args(["--port", &free_tcp_port().to_string()])
+            .args(["--port", "0"])
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .output()
@@ -193,11 +193,9 @@ fn a_primary_without_the_ca_signature_is_refused() {
         assert!(status.success());
     }
     let data = root.join("data");
-    let replica_port = free_udp_port();
-    let _replica = replica(&data, &certs, replica_port);
-    let port = free_tcp_port();
+    let (_replica, replica_port) = replica(&data, &certs);
     // Certificates from another CA: the handshake fails, nothing arrives.
-    let _primary = primary(&stranger, replica_port, port);
+    let (_primary, port) = primary(&stranger, replica_port);
     wait_for(port, "the primary");
     command(port, &["SET", "k", "v"]);
     std::thread::sleep(Duration::from_millis(500));

@@ -81,13 +81,14 @@ async fn standby(cli: Cli) -> anyhow::Result<()> {
     let mut standby = Standby::open(&cli.data_dir)
         .with_context(|| format!("opening {}", cli.data_dir.display()))?;
     let endpoint = understudy_replica::endpoint(cli.listen, &certs)?;
+    let bound = endpoint.local_addr().unwrap_or(cli.listen);
+    // The first line, for scripts (the address chosen for port 0).
+    eprintln!("replica listening on {bound}");
     tracing::info!(
-        "standby on {} (term {}, epoch {})",
-        cli.listen,
+        "standby (term {}, epoch {})",
         standby.term(),
         standby.epoch()
     );
-    eprintln!("replica listening on {}", cli.listen);
     loop {
         // Before any image there is nothing to take over: wait as long as
         // it takes. After, a primary gone for the timeout is dead.
