@@ -53,6 +53,18 @@ struct Checkpointing {
     /// Certificates from `understudy certs` (ca.der, primary.der, primary.key).
     #[arg(long, requires = "replicate_to")]
     certs: Option<PathBuf>,
+    /// `output-commit`: bytes written to a socket leave only once the
+    /// replica holds the epoch that wrote them, so no client sees a reply
+    /// the replica could lose. `async`: they leave at once; a failover can
+    /// lose the last ~interval of acknowledged writes.
+    #[arg(long, value_enum, default_value_t = Consistency::OutputCommit)]
+    consistency: Consistency,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Consistency {
+    OutputCommit,
+    Async,
 }
 
 #[derive(Subcommand)]
@@ -217,6 +229,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 checkpoint_every,
                 replicate_to: None,
                 certs: None,
+                consistency: Consistency::Async,
             };
             let store = start_checkpointing(&mut rt, &checkpointing, loaded.runtime_id)?;
             drive(rt, store)
@@ -316,6 +329,9 @@ fn start_checkpointing(
             }
         },
     );
+    if let (Some(s), Consistency::OutputCommit) = (&sender, options.consistency) {
+        rt.set_output_commit(s.progress.acked.clone(), s.progress.ack_signal.clone());
+    }
     rt.checkpoint_now();
     Ok(Some(Checkpointer { errors, sender }))
 }

@@ -27,7 +27,9 @@ const RECONNECT_PAUSE: Duration = Duration::from_millis(100);
 #[derive(Default)]
 pub struct Progress {
     /// The newest epoch the replica acknowledged.
-    pub acked: AtomicU64,
+    pub acked: Arc<AtomicU64>,
+    /// Signalled at every acknowledgement (output commit waits on it).
+    pub ack_signal: Arc<tokio::sync::Notify>,
     /// The newest epoch submitted.
     pub submitted: AtomicU64,
     /// A replica with a higher term answered: this primary must stop.
@@ -256,6 +258,7 @@ async fn link(
             msg = replication::recv::<ToPrimary>(&mut recv) => match msg? {
                 Some(ToPrimary::Ack { epoch }) => {
                     progress.acked.fetch_max(epoch, Ordering::SeqCst);
+                    progress.ack_signal.notify_one();
                 }
                 Some(ToPrimary::Fenced { term }) => {
                     tracing::error!("the replica serves with term {term}: stopping replication");

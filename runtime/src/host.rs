@@ -29,6 +29,12 @@ pub struct HostConn {
     /// Dropped with the connection: every wait holding the socket then
     /// ends, so closing takes effect even for waits not yet polled.
     pub closer: watch::Sender<()>,
+    /// Output commit: bytes written during epoch `e`, held until the
+    /// replica has acknowledged `e`.
+    pub gated: std::collections::VecDeque<(u64, Vec<u8>)>,
+    /// Closed by the script while output was still held: dropped once
+    /// everything is written.
+    pub close_when_flushed: bool,
 }
 
 pub struct HostListener {
@@ -53,6 +59,9 @@ impl HostConn {
 
 /// What a finished host operation reports.
 pub enum Event {
+    /// A connection with released output became writable again (the
+    /// completion's `seq` is the connection's host id; no task waits).
+    Flush,
     /// The socket became readable or writable: retry the operation.
     Ready,
     Accepted(std::io::Result<(TcpStream, SocketAddr)>),
@@ -82,6 +91,9 @@ pub struct Host {
     pub async_functions: HashMap<&'static str, crate::convert::AsyncHostFn>,
     /// Whether scripts may use `net`.
     pub allow_net: bool,
+    /// Output commit: the epoch output written now belongs to (the next
+    /// checkpoint's), or None when output goes out at once.
+    pub output_epoch: Option<u64>,
 }
 
 impl Host {

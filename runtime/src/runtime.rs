@@ -5,6 +5,8 @@
 use std::future::Future;
 use std::io::Write;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gc_arena::{Arena, Rootable};
@@ -174,6 +176,17 @@ pub struct Runtime {
     checkpointing: Option<Checkpointing>,
     /// See [`Runtime::blocking_io`].
     io: Option<tokio::runtime::Runtime>,
+    output_commit: Option<OutputCommit>,
+}
+
+/// Output commit: socket output is held until the epoch that produced it
+/// is acknowledged by the replica.
+struct OutputCommit {
+    /// The newest acknowledged epoch, advanced by the replication sender.
+    acked: Arc<AtomicU64>,
+    /// Signalled by the sender on every acknowledgement.
+    notify: Arc<tokio::sync::Notify>,
+    released: u64,
 }
 
 /// How a task's turn ended, for the driver.
@@ -202,6 +215,7 @@ impl Runtime {
             exporter: Default::default(),
             checkpointing: None,
             io: None,
+            output_commit: None,
             on_task_error: Box::new(|f: TaskFailure| {
                 if f.traceback.is_empty() {
                     eprintln!("understudy: task {} failed: {}", f.task, f.message);
@@ -452,6 +466,7 @@ impl Runtime {
             }
             let now = self.observe_clock();
             self.maybe_checkpoint();
+            self.release_acked_output();
             let ready = self.arena.mutate(|mc, state| {
                 let ctx = Ctx { mc, state };
                 sched::fire_timers(ctx, now);
@@ -489,10 +504,16 @@ impl Runtime {
                 let pending = state.host.borrow().pending;
                 (tasks, deadline, pending)
             });
-            if tasks == 0 {
+            // Output commit: replies wait for an epoch; take it now that the
+            // program is idle (one epoch covers everything this burst did).
+            if self.output_needs_checkpoint() {
+                self.checkpoint_now();
+                continue;
+            }
+            if tasks == 0 && !self.output_held() {
                 break Ok(None);
             }
-            if deadline.is_none() && pending == 0 {
+            if tasks > 0 && deadline.is_none() && pending == 0 && !self.output_held() {
                 break Err(Error::Deadlock(self.describe_waits()));
             }
             if self.config.virtual_time {
@@ -536,6 +557,7 @@ impl Runtime {
                     }
                 }
                 _ = tokio::time::sleep(sleep.unwrap_or_default()), if sleep.is_some() => {}
+                _ = acked_signal(&self.output_commit) => {}
             }
         };
         self.flush();
@@ -558,6 +580,58 @@ impl Runtime {
             instructions: 0,
             taken: 0,
         });
+    }
+
+    /// Turns on output commit: bytes a task writes to a socket during
+    /// epoch E (the checkpoint sequence) reach the socket only once
+    /// `acked` reaches E; `notify` is signalled when it advances. A
+    /// checkpoint is taken as soon as the program goes idle with output
+    /// held, so replies wait for one epoch and its acknowledgement.
+    pub fn set_output_commit(&mut self, acked: Arc<AtomicU64>, notify: Arc<tokio::sync::Notify>) {
+        let next = self.checkpointing.as_ref().map_or(0, |c| c.taken) + 1;
+        self.arena
+            .mutate(|_, state| state.host.borrow_mut().output_epoch = Some(next));
+        self.output_commit = Some(OutputCommit {
+            acked,
+            notify,
+            released: 0,
+        });
+    }
+
+    /// Output commit: lets out what the replica has acknowledged.
+    fn release_acked_output(&mut self) {
+        let Some(oc) = self.output_commit.as_mut() else {
+            return;
+        };
+        let acked = oc.acked.load(Ordering::SeqCst);
+        if acked > oc.released {
+            oc.released = acked;
+            self.arena
+                .mutate(|mc, state| crate::stdlib::net::release_output(Ctx { mc, state }, acked));
+        }
+    }
+
+    /// Output commit: whether output waits for a checkpoint not yet taken.
+    fn output_needs_checkpoint(&self) -> bool {
+        if self.output_commit.is_none() {
+            return false;
+        }
+        let taken = self.checkpointing.as_ref().map_or(0, |c| c.taken);
+        self.arena
+            .mutate(|mc, state| crate::stdlib::net::output_waiting(Ctx { mc, state }, taken))
+    }
+
+    /// Output commit: whether any output still waits for its epoch.
+    fn output_held(&self) -> bool {
+        self.output_commit.is_some()
+            && self.arena.mutate(|_, state| {
+                state
+                    .host
+                    .borrow()
+                    .conns
+                    .values()
+                    .any(|c| !c.gated.is_empty())
+            })
     }
 
     /// Asks for a checkpoint at the next safepoint.
@@ -591,6 +665,12 @@ impl Runtime {
             records: image.objects.len(),
         };
         (c.sink)(&image, &info);
+        if self.output_commit.is_some() {
+            // Output from now on belongs to the next epoch.
+            let next = c.taken + 1;
+            self.arena
+                .mutate(|_, state| state.host.borrow_mut().output_epoch = Some(next));
+        }
         self.checkpointing = Some(c);
         Some(info)
     }
@@ -769,6 +849,10 @@ impl Runtime {
                 let mut host = state.host.borrow_mut();
                 host.pending = host.pending.saturating_sub(1);
             }
+            if let Event::Flush = c.event {
+                crate::stdlib::net::flush_released(ctx, c.seq);
+                return;
+            }
             let Some(task) = state.sched.borrow().tasks.get(&c.task).copied() else {
                 return;
             };
@@ -781,7 +865,7 @@ impl Runtime {
                 return;
             }
             let delivery = match c.event {
-                Event::Ready => Ok(Vec::new()),
+                Event::Ready | Event::Flush => Ok(Vec::new()),
                 Event::Accepted(Ok((stream, _))) | Event::Connected(Ok(stream)) => {
                     Ok(vec![crate::stdlib::net::new_conn(ctx, stream)])
                 }
@@ -1071,6 +1155,15 @@ impl Runtime {
     /// Bytes of strings and tables currently alive.
     pub fn memory_used(&self) -> usize {
         self.arena.mutate(|_, state| state.meter.used())
+    }
+}
+
+/// Completes when the replica acknowledges an epoch (never without
+/// output commit).
+async fn acked_signal(oc: &Option<OutputCommit>) {
+    match oc {
+        Some(oc) => oc.notify.notified().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -151,6 +151,8 @@ pub fn new_conn<'gc>(ctx: Ctx<'gc>, stream: TcpStream) -> Value<'gc> {
                 wbuf: Vec::new(),
                 read_mode: ReadMode::Any(0),
                 closer: tokio::sync::watch::channel(()).0,
+                gated: Default::default(),
+                close_when_flushed: false,
             },
         );
         id
@@ -317,8 +319,19 @@ fn close<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
                 host.listeners.remove(&id);
             }
             ResourceKind::Conn => {
-                // Dropping it ends the waits holding the socket.
-                host.conns.remove(&id);
+                let held = host
+                    .conns
+                    .get(&id)
+                    .is_some_and(|c| !c.gated.is_empty() || !c.wbuf.is_empty());
+                if held && host.output_epoch.is_some() {
+                    // Held output still goes out, then the socket closes.
+                    if let Some(c) = host.conns.get_mut(&id) {
+                        c.close_when_flushed = true;
+                    }
+                } else {
+                    // Dropping it ends the waits holding the socket.
+                    host.conns.remove(&id);
+                }
             }
         }
     }
@@ -566,13 +579,93 @@ fn write<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
             parts.push(cx.check_str(i)?);
         }
         let mut host = cx.ctx.state.host.borrow_mut();
+        let gate = host.output_epoch;
         if let Some(conn) = host.conns.get_mut(&id) {
-            for p in parts {
-                conn.wbuf.extend_from_slice(p.as_bytes());
+            match gate {
+                // Output commit: held until the replica has this epoch;
+                // for the script the write is done.
+                Some(epoch) => {
+                    if conn.gated.back().is_none_or(|(e, _)| *e != epoch) {
+                        conn.gated.push_back((epoch, Vec::new()));
+                    }
+                    let (_, held) = conn.gated.back_mut().expect("just ensured");
+                    for p in parts {
+                        held.extend_from_slice(p.as_bytes());
+                    }
+                    drop(host);
+                    return cx.ret1(Value::Boolean(true));
+                }
+                None => {
+                    for p in parts {
+                        conn.wbuf.extend_from_slice(p.as_bytes());
+                    }
+                }
             }
         }
     }
     write_queued(cx, conn_value, id)
+}
+
+/// Output commit: moves the output of epochs up to `acked` to the sockets.
+pub fn release_output(ctx: Ctx<'_>, acked: u64) {
+    let ids: Vec<u64> = {
+        let mut host = ctx.state.host.borrow_mut();
+        let mut ids = Vec::new();
+        for (id, conn) in host.conns.iter_mut() {
+            let mut moved = false;
+            while conn.gated.front().is_some_and(|(e, _)| *e <= acked) {
+                let (_, bytes) = conn.gated.pop_front().expect("just checked");
+                conn.wbuf.extend_from_slice(&bytes);
+                moved = true;
+            }
+            if moved || (conn.close_when_flushed && conn.gated.is_empty()) {
+                ids.push(*id);
+            }
+        }
+        ids
+    };
+    for id in ids {
+        flush_released(ctx, id);
+    }
+}
+
+/// Writes released output of connection `id` without a task: what the
+/// socket does not take now goes out when it becomes writable.
+pub fn flush_released(ctx: Ctx<'_>, id: u64) {
+    let mut host = ctx.state.host.borrow_mut();
+    let Some(conn) = host.conns.get_mut(&id) else {
+        return;
+    };
+    match flush_queued(conn) {
+        WriteResult::WouldBlock => {
+            let stream = conn.stream.clone();
+            let closer = conn.closer.subscribe();
+            host.spawn(0, id, async move {
+                tokio::select! {
+                    _ = stream.writable() => {}
+                    _ = closed(closer) => {}
+                }
+                Event::Flush
+            });
+        }
+        WriteResult::Done | WriteResult::Failed(_) => {
+            let done = conn.gated.is_empty() && conn.wbuf.is_empty();
+            if conn.close_when_flushed && done {
+                host.conns.remove(&id);
+            }
+        }
+    }
+}
+
+/// Whether output is held for an epoch later than `taken` (the last
+/// checkpoint): then a checkpoint is due to let it out.
+pub fn output_waiting(ctx: Ctx<'_>, taken: u64) -> bool {
+    ctx.state
+        .host
+        .borrow()
+        .conns
+        .values()
+        .any(|c| c.gated.back().is_some_and(|(e, _)| *e > taken))
 }
 
 /// Continues a parked write: the socket is writable (or closed).
