@@ -373,6 +373,13 @@ fn drive(mut rt: Runtime, checkpointer: Option<Checkpointer>) -> anyhow::Result<
         if result.is_ok() {
             rt.checkpoint_now();
         }
+        if let Some((n, median, p99)) = c.sender.as_ref().and_then(|s| s.progress.ack_latency()) {
+            eprintln!(
+                "understudy: replication: {n} epochs acknowledged; ack latency median {:.2} ms, p99 {:.2} ms",
+                median.as_secs_f64() * 1e3,
+                p99.as_secs_f64() * 1e3
+            );
+        }
         for e in c.errors.borrow().iter() {
             eprintln!("understudy: checkpoint not written: {e}");
         }

@@ -35,6 +35,43 @@ pub struct Progress {
     /// A replica with a higher term answered: this primary must stop.
     pub fenced: AtomicBool,
     pub connected: AtomicBool,
+    /// When each epoch not yet acknowledged was submitted, and the time
+    /// from submission to acknowledgement of those acknowledged so far.
+    latency: std::sync::Mutex<(
+        std::collections::BTreeMap<u64, std::time::Instant>,
+        Vec<Duration>,
+    )>,
+}
+
+impl Progress {
+    fn submitted_at(&self, epoch: u64) {
+        let mut l = self.latency.lock().unwrap_or_else(|e| e.into_inner());
+        l.0.insert(epoch, std::time::Instant::now());
+    }
+
+    fn acknowledged(&self, epoch: u64) {
+        let mut l = self.latency.lock().unwrap_or_else(|e| e.into_inner());
+        let (pending, done) = &mut *l;
+        // One acknowledgement covers every epoch up to it (coalesced).
+        let covered: Vec<u64> = pending.range(..=epoch).map(|(e, _)| *e).collect();
+        for e in covered {
+            if let Some(at) = pending.remove(&e) {
+                done.push(at.elapsed());
+            }
+        }
+    }
+
+    /// Acknowledgement latencies so far: (count, median, p99).
+    pub fn ack_latency(&self) -> Option<(usize, Duration, Duration)> {
+        let l = self.latency.lock().unwrap_or_else(|e| e.into_inner());
+        let mut v = l.1.clone();
+        if v.is_empty() {
+            return None;
+        }
+        v.sort();
+        let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
+        Some((v.len(), at(0.5), at(0.99)))
+    }
 }
 
 /// Handle of the sender thread.
@@ -70,6 +107,7 @@ impl Sender {
     /// Hands an image over (the first must be full). Returns its epoch.
     pub fn submit(&self, image: Image) -> u64 {
         let epoch = self.progress.submitted.fetch_add(1, Ordering::SeqCst) + 1;
+        self.progress.submitted_at(epoch);
         // The thread only ends when the process does.
         let _ = self.tx.send(image);
         epoch
@@ -258,6 +296,7 @@ async fn link(
             msg = replication::recv::<ToPrimary>(&mut recv) => match msg? {
                 Some(ToPrimary::Ack { epoch }) => {
                     progress.acked.fetch_max(epoch, Ordering::SeqCst);
+                    progress.acknowledged(epoch);
                     progress.ack_signal.notify_one();
                 }
                 Some(ToPrimary::Fenced { term }) => {
