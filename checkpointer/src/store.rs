@@ -364,7 +364,11 @@ pub fn read_frames(path: &Path) -> Result<Frames, StoreError> {
 pub fn load(dir: &Path) -> Result<Loaded, StoreError> {
     let manifest = read_manifest(dir)?;
     let base_path = dir.join(&manifest.base);
-    let bytes = fs::read(&base_path).map_err(io(&base_path))?;
+    let file = File::open(&base_path).map_err(io(&base_path))?;
+    // SAFETY: the base is never modified in place (a new base is written
+    // to a temporary file and renamed over), so the mapping stays valid and
+    // unchanged while it is read.
+    let bytes = unsafe { memmap2::Mmap::map(&file) }.map_err(io(&base_path))?;
     let (header, mut image) = frame::decode(&bytes).map_err(|source| StoreError::Frame {
         path: base_path.clone(),
         offset: 0,

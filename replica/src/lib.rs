@@ -23,7 +23,11 @@ pub struct Standby {
     epoch: u64,
     runtime_id: u64,
     term: u64,
+    deltas_since_base: u64,
 }
+
+/// Deltas kept in the log before the store is compacted into a new base.
+pub const COMPACT_EVERY: u64 = 1000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StandbyError {
@@ -71,6 +75,7 @@ impl Standby {
             epoch,
             runtime_id,
             term,
+            deltas_since_base: 0,
         })
     }
 
@@ -86,8 +91,11 @@ impl Standby {
         self.image.as_ref()
     }
 
-    /// Checks and applies one frame, persists it; returns the new epoch.
-    fn apply(&mut self, bytes: &[u8]) -> Result<u64, String> {
+    /// Checks and applies one frame, persists it; returns the new epoch. A
+    /// frame that does not follow what the standby holds (a replayed or
+    /// out-of-order delta, a delta of another runtime) is refused and
+    /// changes nothing.
+    pub fn apply_frame(&mut self, bytes: &[u8]) -> Result<u64, String> {
         let (header, image) = frame::decode(bytes).map_err(|e| e.to_string())?;
         match header.kind {
             Kind::Full => {
@@ -112,6 +120,19 @@ impl Standby {
             .write_frame(bytes, header.kind == Kind::Full, header.epoch)
             .map_err(|e| e.to_string())?;
         self.epoch = header.epoch;
+        self.deltas_since_base = if header.kind == Kind::Full {
+            0
+        } else {
+            self.deltas_since_base + 1
+        };
+        if self.deltas_since_base >= COMPACT_EVERY {
+            // Off the primary's path in effect: the ack waits, the primary
+            // does not.
+            if let Err(e) = self.store.compact() {
+                tracing::warn!("compaction failed: {e}");
+            }
+            self.deltas_since_base = 0;
+        }
         Ok(self.epoch)
     }
 
@@ -158,7 +179,7 @@ impl Standby {
                 };
             match msg {
                 ToReplica::Heartbeat | ToReplica::Hello { .. } => {}
-                ToReplica::Frame(bytes) => match self.apply(&bytes) {
+                ToReplica::Frame(bytes) => match self.apply_frame(&bytes) {
                     Ok(epoch) => {
                         tracing::debug!("acked epoch {epoch}");
                         replication::send(&mut send, &ToPrimary::Ack { epoch }).await?;
@@ -188,4 +209,28 @@ impl Standby {
 pub fn endpoint(listen: SocketAddr, certs: &Certs) -> Result<quinn::Endpoint, StandbyError> {
     let config = replication::server_config(certs)?;
     Ok(quinn::Endpoint::server(config, listen)?)
+}
+
+/// Moves listeners recorded at an address of `mapping` (old, new) to the
+/// new address: they re-open there when the program resumes.
+pub fn serve_on(image: &mut Image, mapping: &[(String, String)]) {
+    use understudy_runtime::image::{Object, UserKindRecord};
+    use understudy_runtime::sched::ResourceKind;
+    for obj in image.objects.values_mut() {
+        if let Object::UserData {
+            kind:
+                UserKindRecord::Resource {
+                    kind: ResourceKind::Listener,
+                    addr,
+                    ..
+                },
+            ..
+        } = obj
+        {
+            if let Some((_, new)) = mapping.iter().find(|(old, _)| old == addr) {
+                tracing::info!("listener {addr} will serve on {new}");
+                *addr = new.clone();
+            }
+        }
+    }
 }

@@ -31,6 +31,21 @@ struct Cli {
     /// Silence from the primary after which this replica takes over.
     #[arg(long, default_value = "300ms", value_parser = parse_duration)]
     failure_timeout: Duration,
+    /// After promotion, serve a listener recorded at OLD on NEW instead
+    /// (`--serve-on 10.0.0.1:6380=0.0.0.0:6380`; repeatable).
+    #[arg(long, value_parser = parse_mapping)]
+    serve_on: Vec<(String, String)>,
+}
+
+fn parse_mapping(s: &str) -> Result<(String, String), String> {
+    let (old, new) = s
+        .split_once('=')
+        .ok_or_else(|| format!("'{s}' is not OLD_ADDR=NEW_ADDR"))?;
+    for a in [old, new] {
+        a.parse::<SocketAddr>()
+            .map_err(|_| format!("'{a}' is not an address like 127.0.0.1:6380"))?;
+    }
+    Ok((old.to_owned(), new.to_owned()))
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -130,10 +145,11 @@ async fn standby(cli: Cli) -> anyhow::Result<()> {
 async fn promote(mut standby: Standby, endpoint: quinn::Endpoint, cli: &Cli) -> anyhow::Result<()> {
     let term = standby.promote()?;
     let epoch = standby.epoch();
-    let image = standby
+    let mut image = standby
         .image()
         .cloned()
         .context("promotion without an image")?;
+    understudy_replica::serve_on(&mut image, &cli.serve_on);
     drop(standby);
     tracing::warn!("promoting: term {term}, resuming epoch {epoch}");
     // Old primaries that come back are told the new term and stop.
