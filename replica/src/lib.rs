@@ -13,7 +13,8 @@ use std::time::Duration;
 use understudy_checkpointer::frame::{self, Kind};
 use understudy_checkpointer::replication::{self, Certs, LinkError, ToPrimary, ToReplica};
 use understudy_checkpointer::store::{self, Store};
-use understudy_runtime::image::Image;
+use understudy_runtime::image::{Image, ImageError};
+use understudy_runtime::Runtime;
 
 /// What the standby holds.
 pub struct Standby {
@@ -205,6 +206,99 @@ impl Standby {
     }
 }
 
+/// What a promotion hands over: the image to resume, the new term, and the
+/// endpoint (kept to turn away primaries of older terms).
+pub struct Takeover {
+    pub image: Image,
+    pub term: u64,
+    pub epoch: u64,
+    endpoint: quinn::Endpoint,
+}
+
+impl Takeover {
+    /// Restores `rt` from the image: build `rt` first with the same
+    /// natives the primary registered (they are bound by name). Also starts
+    /// turning away old primaries (needs a tokio runtime).
+    pub fn restore_into(&self, rt: &mut Runtime) -> Result<(), ImageError> {
+        rt.restore(&self.image)?;
+        tokio::spawn(fence(self.endpoint.clone(), self.term));
+        Ok(())
+    }
+}
+
+/// Serves primaries until one is silent for `failure_timeout` after an
+/// image arrived, then promotes: returns what to resume. Listeners
+/// recorded at an address of `serve_on` (old, new) will re-open at the
+/// new one.
+pub async fn stand_by(
+    mut standby: Standby,
+    endpoint: quinn::Endpoint,
+    failure_timeout: Duration,
+    serve_on: &[(String, String)],
+) -> Result<Takeover, StandbyError> {
+    loop {
+        // Before any image there is nothing to take over: wait as long as
+        // it takes. After, a primary gone for the timeout is dead.
+        let incoming = if standby.image().is_some() {
+            match tokio::time::timeout(failure_timeout, endpoint.accept()).await {
+                Ok(i) => i,
+                Err(_) => break,
+            }
+        } else {
+            endpoint.accept().await
+        };
+        let Some(incoming) = incoming else {
+            return Err(LinkError::Quic("the endpoint closed".into()).into());
+        };
+        let conn = match incoming.await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!("a connection attempt failed: {e}");
+                continue;
+            }
+        };
+        tracing::info!("primary connected from {}", conn.remote_address());
+        match standby.serve(conn, failure_timeout).await {
+            Ok(LinkEnd::Silent) => {
+                tracing::warn!("the primary went silent");
+                if standby.image().is_some() {
+                    break;
+                }
+            }
+            Ok(LinkEnd::Closed) => tracing::warn!("the primary's link closed"),
+            Ok(LinkEnd::Fenced) => tracing::warn!("turned away a primary of an older term"),
+            Err(e) => tracing::warn!("link error: {e}"),
+        }
+    }
+    let term = standby.promote()?;
+    let epoch = standby.epoch();
+    let mut image = standby.image.take().expect("promotion with an image");
+    serve_on_addresses(&mut image, serve_on);
+    tracing::warn!("promoting: term {term}, resuming epoch {epoch}");
+    Ok(Takeover {
+        image,
+        term,
+        epoch,
+        endpoint,
+    })
+}
+
+/// Tells every primary that connects the new term (so it stops).
+async fn fence(endpoint: quinn::Endpoint, term: u64) {
+    while let Some(incoming) = endpoint.accept().await {
+        tokio::spawn(async move {
+            let Ok(conn) = incoming.await else { return };
+            let Ok((mut send, _recv)) = conn.accept_bi().await else {
+                return;
+            };
+            let _ = replication::send(&mut send, &ToPrimary::Fenced { term }).await;
+            let _ = send.finish();
+            // Let the message reach the peer before the connection drops.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        });
+    }
+}
+
 /// The replica's QUIC endpoint.
 pub fn endpoint(listen: SocketAddr, certs: &Certs) -> Result<quinn::Endpoint, StandbyError> {
     let config = replication::server_config(certs)?;
@@ -213,7 +307,7 @@ pub fn endpoint(listen: SocketAddr, certs: &Certs) -> Result<quinn::Endpoint, St
 
 /// Moves listeners recorded at an address of `mapping` (old, new) to the
 /// new address: they re-open there when the program resumes.
-pub fn serve_on(image: &mut Image, mapping: &[(String, String)]) {
+pub fn serve_on_addresses(image: &mut Image, mapping: &[(String, String)]) {
     use understudy_runtime::image::{Object, UserKindRecord};
     use understudy_runtime::sched::ResourceKind;
     for obj in image.objects.values_mut() {

@@ -98,7 +98,7 @@ fn serve_on_moves_a_listener() {
             _ => None,
         })
         .unwrap();
-    understudy_replica::serve_on(&mut image, &[(old.clone(), "127.0.0.1:1".to_owned())]);
+    understudy_replica::serve_on_addresses(&mut image, &[(old.clone(), "127.0.0.1:1".to_owned())]);
     let moved = image.objects.values().any(|o| {
         matches!(o, understudy_runtime::image::Object::UserData {
             kind: understudy_runtime::image::UserKindRecord::Resource { addr, .. },

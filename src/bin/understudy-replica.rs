@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use understudy_checkpointer::replication::{self, Certs, ToPrimary};
+use understudy_checkpointer::replication::Certs;
 use understudy_checkpointer::store::Store;
-use understudy_replica::{LinkEnd, Standby};
+use understudy_replica::Standby;
 use understudy_runtime::runtime::CheckpointPolicy;
 use understudy_runtime::{Config, Runtime};
 
@@ -93,7 +93,7 @@ fn main() -> anyhow::Result<()> {
 
 async fn standby(cli: Cli) -> anyhow::Result<()> {
     let certs = Certs::load(&cli.certs, "replica").context("loading certificates")?;
-    let mut standby = Standby::open(&cli.data_dir)
+    let standby = Standby::open(&cli.data_dir)
         .with_context(|| format!("opening {}", cli.data_dir.display()))?;
     let endpoint = understudy_replica::endpoint(cli.listen, &certs)?;
     let bound = endpoint.local_addr().unwrap_or(cli.listen);
@@ -104,59 +104,14 @@ async fn standby(cli: Cli) -> anyhow::Result<()> {
         standby.term(),
         standby.epoch()
     );
-    loop {
-        // Before any image there is nothing to take over: wait as long as
-        // it takes. After, a primary gone for the timeout is dead.
-        let incoming = if standby.image().is_some() {
-            match tokio::time::timeout(cli.failure_timeout, endpoint.accept()).await {
-                Ok(i) => i,
-                Err(_) => break,
-            }
-        } else {
-            endpoint.accept().await
-        };
-        let Some(incoming) = incoming else {
-            anyhow::bail!("the QUIC endpoint closed");
-        };
-        let conn = match incoming.await {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::warn!("a connection attempt failed: {e}");
-                continue;
-            }
-        };
-        tracing::info!("primary connected from {}", conn.remote_address());
-        match standby.serve(conn, cli.failure_timeout).await {
-            Ok(LinkEnd::Silent) => {
-                tracing::warn!("the primary went silent");
-                if standby.image().is_some() {
-                    break;
-                }
-            }
-            Ok(LinkEnd::Closed) => tracing::warn!("the primary's link closed"),
-            Ok(LinkEnd::Fenced) => tracing::warn!("turned away a primary of an older term"),
-            Err(e) => tracing::warn!("link error: {e}"),
-        }
-    }
-    promote(standby, endpoint, &cli).await
-}
-
-/// Takes over: new term, runtime from the image, the program runs.
-async fn promote(mut standby: Standby, endpoint: quinn::Endpoint, cli: &Cli) -> anyhow::Result<()> {
-    let term = standby.promote()?;
-    let epoch = standby.epoch();
-    let mut image = standby
-        .image()
-        .cloned()
-        .context("promotion without an image")?;
-    understudy_replica::serve_on(&mut image, &cli.serve_on);
-    drop(standby);
-    tracing::warn!("promoting: term {term}, resuming epoch {epoch}");
-    // Old primaries that come back are told the new term and stop.
-    tokio::spawn(fence(endpoint, term));
+    let takeover =
+        understudy_replica::stand_by(standby, endpoint, cli.failure_timeout, &cli.serve_on).await?;
+    // The program: the standard library only (an application with its own
+    // natives runs its standby through the library, with them registered).
     let mut rt = Runtime::new(Config::default());
-    rt.restore(&image)
-        .with_context(|| format!("restoring epoch {epoch}"))?;
+    takeover
+        .restore_into(&mut rt)
+        .with_context(|| format!("restoring epoch {}", takeover.epoch))?;
     let mut store = Store::open(&cli.data_dir, 0)?;
     rt.set_checkpointing(
         CheckpointPolicy {
@@ -169,23 +124,11 @@ async fn promote(mut standby: Standby, endpoint: quinn::Endpoint, cli: &Cli) -> 
             }
         },
     );
-    eprintln!("replica promoted (term {term}, epoch {epoch})");
+    eprintln!(
+        "replica promoted (term {}, epoch {})",
+        takeover.term, takeover.epoch
+    );
     let result = rt.run_until(tokio::signal::ctrl_c()).await;
     rt.checkpoint_now();
     result.map_err(|e| anyhow::anyhow!("the promoted program failed: {e}"))
-}
-
-async fn fence(endpoint: quinn::Endpoint, term: u64) {
-    while let Some(incoming) = endpoint.accept().await {
-        tokio::spawn(async move {
-            let Ok(conn) = incoming.await else { return };
-            let Ok((mut send, _recv)) = conn.accept_bi().await else {
-                return;
-            };
-            let _ = replication::send(&mut send, &ToPrimary::Fenced { term }).await;
-            let _ = send.finish();
-            // Let the message reach the peer before the connection drops.
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        });
-    }
 }

@@ -1,0 +1,122 @@
+//! An application that embeds Understudy, with a native function of its
+//! own, replicates to a standby run through the library; when the primary
+//! stops, the standby resumes the program with the same native registered.
+
+use std::sync::mpsc;
+use std::time::Duration;
+
+use understudy_checkpointer::replication::{make_certs, Certs};
+use understudy_checkpointer::sender::Sender;
+use understudy_replica::Standby;
+use understudy_runtime::runtime::{CheckpointPolicy, SharedBuffer};
+use understudy_runtime::{Config, Runtime};
+
+/// The application's runtime: the same natives on both sides.
+fn app_runtime(out: SharedBuffer) -> Runtime {
+    let mut rt = Runtime::new(Config::default());
+    rt.register("app.tag", |n: i64| Ok(format!("tick-{n}")));
+    rt.set_output(Box::new(out));
+    rt
+}
+
+const PROGRAM: &[u8] = br#"
+n = n or 0
+while n < 60 do
+  n = n + 1
+  if n % 10 == 0 then print(app.tag(n)) end
+  task.sleep(0.01)
+end
+print("done at", n)
+"#;
+
+#[test]
+fn an_embedded_program_with_its_natives_fails_over() {
+    let dir = std::env::temp_dir().join(format!("understudy-embedded-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    make_certs(&dir.join("certs")).unwrap();
+    let data = dir.join("data");
+
+    // The standby, on its own thread.
+    let (addr_tx, addr_rx) = mpsc::channel();
+    let standby_certs = dir.join("certs");
+    let standby = std::thread::spawn(move || {
+        let io = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        io.block_on(async move {
+            let certs = Certs::load(&standby_certs, "replica").unwrap();
+            let endpoint =
+                understudy_replica::endpoint("127.0.0.1:0".parse().unwrap(), &certs).unwrap();
+            addr_tx.send(endpoint.local_addr().unwrap()).unwrap();
+            let standby = Standby::open(&data).unwrap();
+            let takeover =
+                understudy_replica::stand_by(standby, endpoint, Duration::from_millis(300), &[])
+                    .await
+                    .unwrap();
+            let out = SharedBuffer::default();
+            let mut rt = app_runtime(out.clone());
+            takeover.restore_into(&mut rt).unwrap();
+            tokio::time::timeout(Duration::from_secs(20), rt.run())
+                .await
+                .expect("the resumed program finishes")
+                .unwrap();
+            let text = String::from_utf8_lossy(&out.0.borrow()).into_owned();
+            text
+        })
+    });
+    let replica_addr = addr_rx.recv().unwrap();
+
+    // The primary: runs part of the program, replicating, then stops dead.
+    let primary_out = SharedBuffer::default();
+    let mut rt = app_runtime(primary_out.clone());
+    let certs = Certs::load(&dir.join("certs"), "primary").unwrap();
+    let sender = Sender::start(replica_addr, certs, 42, 1).unwrap();
+    let acked = sender.progress.acked.clone();
+    rt.set_checkpointing(
+        CheckpointPolicy {
+            every: Some(Duration::from_millis(5)),
+            every_instructions: None,
+        },
+        move |image, _| {
+            sender.submit(image.clone());
+        },
+    );
+    rt.load(PROGRAM, "=app", &[]).unwrap();
+    rt.checkpoint_now();
+    let io = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    // Run until the program has printed twice, and the replica holds it.
+    io.block_on(async {
+        let printed_twice = async {
+            while primary_out.0.borrow().split(|b| *b == b'\n').count() < 3 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        };
+        rt.run_until(printed_twice).await.unwrap();
+    });
+    rt.checkpoint_now();
+    let target = acked.load(std::sync::atomic::Ordering::SeqCst);
+    let mut waited = 0;
+    while acked.load(std::sync::atomic::Ordering::SeqCst) <= target && waited < 400 {
+        std::thread::sleep(Duration::from_millis(5));
+        waited += 1;
+    }
+    // The primary dies: its runtime and sender are gone.
+    drop(rt);
+    drop(io);
+
+    let resumed = standby.join().unwrap();
+    let before = String::from_utf8_lossy(&primary_out.0.borrow()).into_owned();
+    assert_eq!(before, "tick-10\ntick-20\n");
+    // The standby continues from where the primary's last image stood,
+    // calling the application's native.
+    assert!(resumed.ends_with("tick-60\ndone at\t60\n"), "{resumed}");
+    assert!(
+        !resumed.contains("tick-10\n"),
+        "the standby started over: {resumed}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
