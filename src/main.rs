@@ -59,6 +59,10 @@ struct Checkpointing {
     /// lose the last ~interval of acknowledged writes.
     #[arg(long, value_enum, default_value_t = Consistency::OutputCommit)]
     consistency: Consistency,
+    /// Serve Prometheus metrics of the replication on this address
+    /// (`GET /metrics`).
+    #[arg(long, requires = "replicate_to")]
+    metrics: Option<std::net::SocketAddr>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -230,6 +234,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 replicate_to: None,
                 certs: None,
                 consistency: Consistency::Async,
+                metrics: None,
             };
             let store = start_checkpointing(&mut rt, &checkpointing, loaded.runtime_id)?;
             drive(rt, store)
@@ -263,6 +268,7 @@ struct Checkpointer {
     /// Errors of the local writer, reported at the end.
     errors: Rc<RefCell<Vec<String>>>,
     sender: Option<Rc<Sender>>,
+    metrics: Option<std::net::SocketAddr>,
 }
 
 /// Makes the runtime checkpoint into a directory and/or to a replica, by
@@ -310,6 +316,10 @@ fn start_checkpointing(
         },
         move |image, info: &CheckpointInfo| {
             if let Some(sender) = &sink_sender {
+                sender.progress.last_pause_us.store(
+                    info.pause.as_micros() as u64,
+                    std::sync::atomic::Ordering::SeqCst,
+                );
                 sender.submit(image.clone());
             }
             let Some(store) = &store else { return };
@@ -333,7 +343,11 @@ fn start_checkpointing(
         rt.set_output_commit(s.progress.acked.clone(), s.progress.ack_signal.clone());
     }
     rt.checkpoint_now();
-    Ok(Some(Checkpointer { errors, sender }))
+    Ok(Some(Checkpointer {
+        errors,
+        sender,
+        metrics: options.metrics,
+    }))
 }
 
 /// Runs until every task finishes, a signal, or (replicating) a replica
@@ -364,6 +378,19 @@ fn drive(mut rt: Runtime, checkpointer: Option<Checkpointer>) -> anyhow::Result<
             _ = fenced => flag.set(true),
         }
     };
+    if let (Some(addr), Some(sender)) = (
+        checkpointer.as_ref().and_then(|c| c.metrics),
+        checkpointer.as_ref().and_then(|c| c.sender.clone()),
+    ) {
+        let progress = sender.progress.clone();
+        let bound = io
+            .block_on(understudy_checkpointer::metrics::serve(
+                addr,
+                std::sync::Arc::new(move || progress.render()),
+            ))
+            .with_context(|| format!("serving metrics on {addr}"))?;
+        eprintln!("understudy: metrics on http://{bound}/metrics");
+    }
     let result = io.block_on(rt.run_until(stop));
     if was_fenced.get() {
         eprintln!("understudy: a replica took over with a newer term; this primary stops");

@@ -253,3 +253,98 @@ fn a_primary_without_the_ca_signature_is_refused() {
     );
     std::fs::remove_dir_all(&root).unwrap();
 }
+
+/// `GET /metrics` on an address a process announced on stderr.
+fn scrape(addr: &str) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut body = String::new();
+    s.read_to_string(&mut body).unwrap();
+    body
+}
+
+/// The value of a metric in Prometheus text.
+fn value(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+}
+
+fn metrics_addr(line: &str) -> String {
+    line.trim()
+        .rsplit("http://")
+        .next()
+        .and_then(|rest| rest.strip_suffix("/metrics"))
+        .unwrap_or_else(|| panic!("no metrics address in {line:?}"))
+        .to_owned()
+}
+
+#[test]
+fn both_sides_serve_prometheus_metrics() {
+    let root = temp_dir("metrics");
+    let certs = root.join("certs");
+    make_certs(&certs);
+    let mut replica = Command::new(env!("CARGO_BIN_EXE_understudy-replica"))
+        .args(["--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0"])
+        .arg("--data-dir")
+        .arg(root.join("data"))
+        .arg("--certs")
+        .arg(&certs)
+        .env("RUST_LOG", "off")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(replica.stderr.take().unwrap());
+    let (mut first, mut second) = (String::new(), String::new());
+    err.read_line(&mut first).unwrap();
+    err.read_line(&mut second).unwrap();
+    let _replica = Proc(replica);
+    let replica_port = announced_port(&first);
+    let replica_metrics = metrics_addr(&second);
+
+    let mut primary = Command::new(env!("CARGO_BIN_EXE_understudy"))
+        .arg("run")
+        .args(["--replicate-to", &format!("127.0.0.1:{replica_port}")])
+        .arg("--certs")
+        .arg(&certs)
+        .args(["--metrics", "127.0.0.1:0"])
+        .arg(format!(
+            "{}/examples/kv-cache/main.lua",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .args(["--port", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(primary.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = announced_port(&line);
+    let mut err_line = String::new();
+    BufReader::new(primary.stderr.take().unwrap())
+        .read_line(&mut err_line)
+        .unwrap();
+    let _primary = Proc(primary);
+    let primary_metrics = metrics_addr(&err_line);
+    wait_for(port, "the primary");
+    for i in 0..20 {
+        command(port, &["SET", &format!("m{i}"), "v"]).unwrap();
+    }
+    let p = scrape(&primary_metrics);
+    assert!(p.starts_with("HTTP/1.1 200 OK"), "{p}");
+    assert_eq!(value(&p, "understudy_role"), 1.0);
+    assert!(value(&p, "understudy_epochs_acked") >= 2.0);
+    assert_eq!(value(&p, "understudy_replication_connected"), 1.0);
+    assert!(value(&p, "understudy_replication_bytes_sent_total") > 0.0);
+    let r = scrape(&replica_metrics);
+    assert_eq!(value(&r, "understudy_role"), 0.0);
+    assert_eq!(value(&r, "understudy_term"), 1.0);
+    assert!(value(&r, "understudy_frames_applied_total") >= 2.0);
+    assert_eq!(value(&r, "understudy_frames_refused_total"), 0.0);
+    std::fs::remove_dir_all(&root).unwrap();
+}

@@ -5,6 +5,7 @@
 //! back, checking everything before anything is applied.
 
 pub mod frame;
+pub mod metrics;
 pub mod replication;
 pub mod sender;
 pub mod store;

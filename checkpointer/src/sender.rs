@@ -35,6 +35,10 @@ pub struct Progress {
     /// A replica with a higher term answered: this primary must stop.
     pub fenced: AtomicBool,
     pub connected: AtomicBool,
+    /// Frame bytes sent to the replica.
+    pub bytes_sent: AtomicU64,
+    /// The last checkpoint's pause, microseconds (set by the VM side).
+    pub last_pause_us: AtomicU64,
     /// When each epoch not yet acknowledged was submitted, and the time
     /// from submission to acknowledgement of those acknowledged so far.
     latency: std::sync::Mutex<(
@@ -59,6 +63,87 @@ impl Progress {
                 done.push(at.elapsed());
             }
         }
+    }
+
+    /// The primary's metrics in Prometheus text.
+    pub fn render(&self) -> String {
+        use crate::metrics::metric;
+        let mut out = String::new();
+        let submitted = self.submitted.load(Ordering::SeqCst);
+        let acked = self.acked.load(Ordering::SeqCst);
+        metric(
+            &mut out,
+            "understudy_role",
+            "gauge",
+            "0 standby, 1 primary",
+            1.0,
+        );
+        metric(
+            &mut out,
+            "understudy_epochs_sent_total",
+            "counter",
+            "Checkpoint epochs handed to the replication sender",
+            submitted as f64,
+        );
+        metric(
+            &mut out,
+            "understudy_epochs_acked",
+            "gauge",
+            "Newest epoch the replica acknowledged",
+            acked as f64,
+        );
+        metric(
+            &mut out,
+            "understudy_replication_lag_epochs",
+            "gauge",
+            "Epochs taken but not yet acknowledged",
+            submitted.saturating_sub(acked) as f64,
+        );
+        metric(
+            &mut out,
+            "understudy_replication_bytes_sent_total",
+            "counter",
+            "Frame bytes sent to the replica",
+            self.bytes_sent.load(Ordering::SeqCst) as f64,
+        );
+        metric(
+            &mut out,
+            "understudy_replication_connected",
+            "gauge",
+            "1 when the link to the replica is up",
+            f64::from(u8::from(self.connected.load(Ordering::SeqCst))),
+        );
+        metric(
+            &mut out,
+            "understudy_fenced",
+            "gauge",
+            "1 when a replica with a newer term took over",
+            f64::from(u8::from(self.fenced.load(Ordering::SeqCst))),
+        );
+        metric(
+            &mut out,
+            "understudy_checkpoint_pause_seconds",
+            "gauge",
+            "Pause of the last checkpoint",
+            self.last_pause_us.load(Ordering::SeqCst) as f64 / 1e6,
+        );
+        if let Some((_, median, p99)) = self.ack_latency() {
+            metric(
+                &mut out,
+                "understudy_ack_latency_median_seconds",
+                "gauge",
+                "Median time from checkpoint to acknowledgement",
+                median.as_secs_f64(),
+            );
+            metric(
+                &mut out,
+                "understudy_ack_latency_p99_seconds",
+                "gauge",
+                "99th percentile time from checkpoint to acknowledgement",
+                p99.as_secs_f64(),
+            );
+        }
+        out
     }
 
     /// Acknowledgement latencies so far: (count, median, p99).
@@ -284,7 +369,9 @@ async fn link(
             stream.take(img);
         }
         if let Some((epoch, bytes)) = stream.next_frame() {
+            let len = bytes.len() as u64;
             replication::send(&mut send, &ToReplica::Frame(bytes)).await?;
+            progress.bytes_sent.fetch_add(len, Ordering::SeqCst);
             stream.sent = epoch;
             continue;
         }

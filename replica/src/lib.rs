@@ -16,6 +16,69 @@ use understudy_checkpointer::store::{self, Store};
 use understudy_runtime::image::{Image, ImageError};
 use understudy_runtime::Runtime;
 
+/// The standby's counters, shared with the metrics endpoint.
+#[derive(Default)]
+pub struct Metrics {
+    pub frames_applied: std::sync::atomic::AtomicU64,
+    pub frames_refused: std::sync::atomic::AtomicU64,
+    pub bytes_received: std::sync::atomic::AtomicU64,
+    pub epoch: std::sync::atomic::AtomicU64,
+    pub term: std::sync::atomic::AtomicU64,
+    /// 0 standby, 1 promoted.
+    pub role: std::sync::atomic::AtomicU64,
+}
+
+impl Metrics {
+    pub fn render(&self) -> String {
+        use std::sync::atomic::Ordering::SeqCst;
+        use understudy_checkpointer::metrics::metric;
+        let mut out = String::new();
+        metric(
+            &mut out,
+            "understudy_role",
+            "gauge",
+            "0 standby, 1 primary",
+            self.role.load(SeqCst) as f64,
+        );
+        metric(
+            &mut out,
+            "understudy_term",
+            "gauge",
+            "Fencing term",
+            self.term.load(SeqCst) as f64,
+        );
+        metric(
+            &mut out,
+            "understudy_epochs_acked",
+            "gauge",
+            "Newest epoch held and acknowledged",
+            self.epoch.load(SeqCst) as f64,
+        );
+        metric(
+            &mut out,
+            "understudy_frames_applied_total",
+            "counter",
+            "Frames checked, applied and persisted",
+            self.frames_applied.load(SeqCst) as f64,
+        );
+        metric(
+            &mut out,
+            "understudy_frames_refused_total",
+            "counter",
+            "Frames refused",
+            self.frames_refused.load(SeqCst) as f64,
+        );
+        metric(
+            &mut out,
+            "understudy_replication_bytes_received_total",
+            "counter",
+            "Frame bytes received",
+            self.bytes_received.load(SeqCst) as f64,
+        );
+        out
+    }
+}
+
 /// What the standby holds.
 pub struct Standby {
     dir: PathBuf,
@@ -25,6 +88,7 @@ pub struct Standby {
     runtime_id: u64,
     term: u64,
     deltas_since_base: u64,
+    pub metrics: std::sync::Arc<Metrics>,
 }
 
 /// Deltas kept in the log before the store is compacted into a new base.
@@ -77,6 +141,12 @@ impl Standby {
             runtime_id,
             term,
             deltas_since_base: 0,
+            metrics: {
+                let m = std::sync::Arc::new(Metrics::default());
+                m.term.store(term, std::sync::atomic::Ordering::SeqCst);
+                m.epoch.store(epoch, std::sync::atomic::Ordering::SeqCst);
+                m
+            },
         })
     }
 
@@ -97,6 +167,24 @@ impl Standby {
     /// out-of-order delta, a delta of another runtime) is refused and
     /// changes nothing.
     pub fn apply_frame(&mut self, bytes: &[u8]) -> Result<u64, String> {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.metrics
+            .bytes_received
+            .fetch_add(bytes.len() as u64, SeqCst);
+        let r = self.apply_checked(bytes);
+        match &r {
+            Ok(epoch) => {
+                self.metrics.frames_applied.fetch_add(1, SeqCst);
+                self.metrics.epoch.store(*epoch, SeqCst);
+            }
+            Err(_) => {
+                self.metrics.frames_refused.fetch_add(1, SeqCst);
+            }
+        }
+        r
+    }
+
+    fn apply_checked(&mut self, bytes: &[u8]) -> Result<u64, String> {
         let (header, image) = frame::decode(bytes).map_err(|e| e.to_string())?;
         match header.kind {
             Kind::Full => {
@@ -198,6 +286,12 @@ impl Standby {
     /// the old primary is fenced from now on.
     pub fn promote(&mut self) -> Result<u64, StandbyError> {
         self.term += 1;
+        self.metrics
+            .term
+            .store(self.term, std::sync::atomic::Ordering::SeqCst);
+        self.metrics
+            .role
+            .store(1, std::sync::atomic::Ordering::SeqCst);
         let tmp = self.dir.join("TERM.tmp");
         std::fs::write(&tmp, format!("{}\n", self.term))?;
         std::fs::File::open(&tmp)?.sync_all()?;

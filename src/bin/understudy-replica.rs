@@ -31,6 +31,9 @@ struct Cli {
     /// Silence from the primary after which this replica takes over.
     #[arg(long, default_value = "300ms", value_parser = parse_duration)]
     failure_timeout: Duration,
+    /// Serve Prometheus metrics on this address (`GET /metrics`).
+    #[arg(long)]
+    metrics: Option<SocketAddr>,
     /// After promotion, serve a listener recorded at OLD on NEW instead
     /// (`--serve-on 10.0.0.1:6380=0.0.0.0:6380`; repeatable).
     #[arg(long, value_parser = parse_mapping)]
@@ -104,6 +107,16 @@ async fn standby(cli: Cli) -> anyhow::Result<()> {
         standby.term(),
         standby.epoch()
     );
+    if let Some(addr) = cli.metrics {
+        let metrics = standby.metrics.clone();
+        let bound = understudy_checkpointer::metrics::serve(
+            addr,
+            std::sync::Arc::new(move || metrics.render()),
+        )
+        .await
+        .with_context(|| format!("serving metrics on {addr}"))?;
+        eprintln!("metrics on http://{bound}/metrics");
+    }
     let takeover =
         understudy_replica::stand_by(standby, endpoint, cli.failure_timeout, &cli.serve_on).await?;
     // The program: the standard library only (an application with its own
