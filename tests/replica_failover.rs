@@ -348,3 +348,155 @@ fn both_sides_serve_prometheus_metrics() {
     assert_eq!(value(&r, "understudy_frames_refused_total"), 0.0);
     std::fs::remove_dir_all(&root).unwrap();
 }
+
+/// A UDP relay between a primary and its replica that can drop every
+/// datagram for a while (a network partition on loopback).
+struct Relay {
+    addr: std::net::SocketAddr,
+    drop_until: std::sync::Arc<std::sync::Mutex<Instant>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Relay {
+    fn start(replica: std::net::SocketAddr) -> Relay {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_millis(20)))
+            .unwrap();
+        let addr = socket.local_addr().unwrap();
+        let drop_until = std::sync::Arc::new(std::sync::Mutex::new(Instant::now()));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (d, s) = (drop_until.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut primary = None;
+            let mut buf = vec![0u8; 65536];
+            while !s.load(std::sync::atomic::Ordering::SeqCst) {
+                let Ok((n, from)) = socket.recv_from(&mut buf) else {
+                    continue;
+                };
+                if Instant::now() < *d.lock().unwrap() {
+                    continue; // partitioned: the datagram is lost
+                }
+                let to = if from == replica {
+                    match primary {
+                        Some(p) => p,
+                        None => continue,
+                    }
+                } else {
+                    primary = Some(from);
+                    replica
+                };
+                let _ = socket.send_to(&buf[..n], to);
+            }
+        });
+        Relay {
+            addr,
+            drop_until,
+            stop,
+        }
+    }
+
+    fn partition(&self, how_long: Duration) {
+        *self.drop_until.lock().unwrap() = Instant::now() + how_long;
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn a_short_partition_is_ridden_out_and_a_long_one_fails_over_and_fences() {
+    let root = temp_dir("partition");
+    let certs = root.join("certs");
+    make_certs(&certs);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_understudy-replica"))
+        .args(["--listen", "127.0.0.1:0", "--failure-timeout", "1s"])
+        .arg("--data-dir")
+        .arg(root.join("data"))
+        .arg("--certs")
+        .arg(&certs)
+        .env("RUST_LOG", "off")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    err.read_line(&mut line).unwrap();
+    std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
+    let _replica = Proc(child);
+    let relay = Relay::start(
+        format!("127.0.0.1:{}", announced_port(&line))
+            .parse()
+            .unwrap(),
+    );
+    let (mut primary, port) = primary(&certs, relay.addr.port(), "output-commit");
+    wait_for(port, "the primary");
+    // Both run on this machine: the promoted replica gets the port once
+    // the fenced primary has let it go (it retries its accept).
+
+    for i in 0..10 {
+        assert_eq!(
+            command(port, &["SET", &format!("a{i}"), "x"]).as_deref(),
+            Some("+OK\r\n")
+        );
+    }
+    // Shorter than the failure timeout: replies wait, nothing fails over.
+    relay.partition(Duration::from_millis(400));
+    let started = Instant::now();
+    assert_eq!(
+        command(port, &["SET", "during", "x"]).as_deref(),
+        Some("+OK\r\n")
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(300),
+        "the reply did not wait for the link"
+    );
+    for i in 0..10 {
+        assert_eq!(
+            command(port, &["SET", &format!("b{i}"), "x"]).as_deref(),
+            Some("+OK\r\n")
+        );
+    }
+    assert!(
+        !root.join("data").join("TERM").exists(),
+        "promoted during a short partition"
+    );
+
+    // Longer than the failure timeout: the replica takes over; when the
+    // link heals the old primary learns the new term and stops.
+    relay.partition(Duration::from_millis(2500));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !root.join("data").join("TERM").exists() {
+        assert!(Instant::now() < deadline, "the replica did not take over");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let exit = loop {
+        if let Some(status) = primary.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the old primary was not fenced");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(
+        exit.code(),
+        Some(1),
+        "the fenced primary stops with an error"
+    );
+    // Every write acknowledged before the partition is in the promoted image.
+    wait_for(port, "the promoted replica");
+    for key in (0..10)
+        .map(|i| format!("a{i}"))
+        .chain((0..10).map(|i| format!("b{i}")))
+        .chain(["during".to_owned()])
+    {
+        assert_eq!(
+            command(port, &["GET", &key]).as_deref(),
+            Some("$1\r\nx\r\n"),
+            "{key}"
+        );
+    }
+    std::fs::remove_dir_all(&root).unwrap();
+}

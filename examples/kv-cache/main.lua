@@ -297,6 +297,9 @@ while true do
   if conn then
     task.spawn(serve, conn)
   else
+    -- (After a failover the old primary may still hold the port for a
+    -- moment: retry, without spinning.)
     io.stderr:write("accept failed: ", e, "\n")
+    task.sleep(0.1)
   end
 end
