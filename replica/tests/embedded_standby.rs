@@ -120,3 +120,108 @@ fn an_embedded_program_with_its_natives_fails_over() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Resume fidelity through the replica: a program with tasks sleeping,
+/// channels holding values and coroutines suspended, stopped on the primary
+/// at a safepoint after its checkpoint is acknowledged, finishes on the
+/// standby with exactly the output of an uninterrupted run.
+#[test]
+fn programs_resume_on_the_standby_as_if_never_interrupted() {
+    let dir = std::env::temp_dir().join(format!("understudy-fidelity-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    make_certs(&dir.join("certs")).unwrap();
+    let config = || Config {
+        virtual_time: true,
+        slice: 61,
+        ..Config::default()
+    };
+    let programs = ["tasks_and_channels.lua", "suspended_everywhere.lua"];
+    for (p, name) in programs.iter().enumerate() {
+        let path = format!("{}/../tests/checkpoint/{name}", env!("CARGO_MANIFEST_DIR"));
+        let source = std::fs::read(&path).unwrap();
+        // Uninterrupted, counting turns.
+        let expected = SharedBuffer::default();
+        let mut rt = Runtime::new(config());
+        rt.set_output(Box::new(expected.clone()));
+        rt.load(&source, "=program", &[]).unwrap();
+        let mut turns = 0u64;
+        while !rt.run_turns(1).unwrap() {
+            turns += 1;
+        }
+        let expected = String::from_utf8_lossy(&expected.0.borrow()).into_owned();
+        for (k, stop_at) in [turns / 4, turns / 2, turns * 3 / 4]
+            .into_iter()
+            .enumerate()
+        {
+            let stop_at = stop_at.max(1);
+            let data = dir.join(format!("data-{p}-{k}"));
+            let (addr_tx, addr_rx) = mpsc::channel();
+            let standby_certs = dir.join("certs");
+            let standby = std::thread::spawn(move || {
+                let io = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                io.block_on(async move {
+                    let certs = Certs::load(&standby_certs, "replica").unwrap();
+                    let endpoint =
+                        understudy_replica::endpoint("127.0.0.1:0".parse().unwrap(), &certs)
+                            .unwrap();
+                    addr_tx.send(endpoint.local_addr().unwrap()).unwrap();
+                    let takeover = understudy_replica::stand_by(
+                        Standby::open(&data).unwrap(),
+                        endpoint,
+                        Duration::from_millis(300),
+                        &[],
+                    )
+                    .await
+                    .unwrap();
+                    let out = SharedBuffer::default();
+                    let mut rt = Runtime::new(config());
+                    rt.set_output(Box::new(out.clone()));
+                    takeover.restore_into(&mut rt).unwrap();
+                    rt.run().await.unwrap();
+                    let text = String::from_utf8_lossy(&out.0.borrow()).into_owned();
+                    text
+                })
+            });
+            let replica_addr = addr_rx.recv().unwrap();
+            let out = SharedBuffer::default();
+            let mut rt = Runtime::new(config());
+            rt.set_output(Box::new(out.clone()));
+            let sender = Sender::start(
+                replica_addr,
+                Certs::load(&dir.join("certs"), "primary").unwrap(),
+                7,
+                1,
+            )
+            .unwrap();
+            let progress = sender.progress.clone();
+            rt.set_checkpointing(CheckpointPolicy::default(), move |image, _| {
+                sender.submit(image.clone());
+            });
+            rt.load(&source, "=program", &[]).unwrap();
+            rt.checkpoint_now();
+            assert!(
+                !rt.run_turns(stop_at).unwrap(),
+                "{name} ended before turn {stop_at}"
+            );
+            rt.checkpoint_now();
+            let submitted = progress.submitted.load(std::sync::atomic::Ordering::SeqCst);
+            let deadline = std::time::Instant::now() + Duration::from_secs(20);
+            while progress.acked.load(std::sync::atomic::Ordering::SeqCst) < submitted {
+                assert!(std::time::Instant::now() < deadline, "no acknowledgement");
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            let before = String::from_utf8_lossy(&out.0.borrow()).into_owned();
+            drop(rt); // the primary stops here
+            let after = standby.join().unwrap();
+            assert_eq!(
+                format!("{before}{after}"),
+                expected,
+                "{name} stopped at turn {stop_at} of {turns}"
+            );
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
