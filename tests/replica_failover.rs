@@ -500,3 +500,57 @@ fn a_short_partition_is_ridden_out_and_a_long_one_fails_over_and_fences() {
     }
     std::fs::remove_dir_all(&root).unwrap();
 }
+
+#[test]
+fn a_restarted_replica_resyncs_and_the_primary_reconnects() {
+    let root = temp_dir("restart");
+    let certs = root.join("certs");
+    make_certs(&certs);
+    let data = root.join("data");
+    let (replica1, replica_port) = replica(&data, &certs);
+    let (mut primary, port) = primary(&certs, replica_port, "output-commit");
+    wait_for(port, "the primary");
+    for i in 0..10 {
+        assert_eq!(
+            command(port, &["SET", &format!("a{i}"), "x"]).as_deref(),
+            Some("+OK\r\n")
+        );
+    }
+    // The replica dies and comes back on the same address from its disk.
+    drop(replica1);
+    let mut restarted = Command::new(env!("CARGO_BIN_EXE_understudy-replica"))
+        .args(["--listen", &format!("127.0.0.1:{replica_port}")])
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("--certs")
+        .arg(&certs)
+        .args(["--failure-timeout", "300ms"])
+        .env("RUST_LOG", "off")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(restarted.stderr.take().unwrap());
+    let mut line = String::new();
+    err.read_line(&mut line).unwrap();
+    std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
+    let _replica = Proc(restarted);
+    // The primary reconnects (its held replies go out once the restarted
+    // replica has their epochs) and goes on.
+    for i in 0..10 {
+        assert_eq!(
+            command(port, &["SET", &format!("b{i}"), "x"]).as_deref(),
+            Some("+OK\r\n")
+        );
+    }
+    primary.0.kill().unwrap();
+    primary.0.wait().unwrap();
+    wait_for(port, "the promoted replica");
+    for key in (0..10).flat_map(|i| [format!("a{i}"), format!("b{i}")]) {
+        assert_eq!(
+            command(port, &["GET", &key]).as_deref(),
+            Some("$1\r\nx\r\n"),
+            "{key}"
+        );
+    }
+    std::fs::remove_dir_all(&root).unwrap();
+}

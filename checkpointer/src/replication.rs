@@ -184,12 +184,14 @@ pub fn client_config(certs: &Certs) -> Result<quinn::ClientConfig, LinkError> {
 
 fn transport() -> quinn::TransportConfig {
     let mut t = quinn::TransportConfig::default();
-    // Failure detection is the replica's own (heartbeats and a timeout);
-    // the connection itself may idle a while longer.
+    // The replica's failover decision is its own (heartbeats and its
+    // timeout). This one is the primary's: a replica that vanished (killed,
+    // restarted with new keys) is given up after a second, and the
+    // primary reconnects and resyncs.
     t.max_idle_timeout(Some(
-        quinn::IdleTimeout::try_from(std::time::Duration::from_secs(30)).expect("30 s fits"),
+        quinn::IdleTimeout::try_from(std::time::Duration::from_secs(1)).expect("1 s fits"),
     ));
-    t.keep_alive_interval(Some(std::time::Duration::from_millis(500)));
+    t.keep_alive_interval(Some(std::time::Duration::from_millis(200)));
     t
 }
 

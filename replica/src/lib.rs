@@ -91,6 +91,11 @@ pub struct Standby {
     pub metrics: std::sync::Arc<Metrics>,
 }
 
+/// How long a standby that starts with an image waits for its primary's
+/// first connection (the primary needs about a second to give up a link
+/// to a replica process that died).
+pub const RESTART_GRACE: Duration = Duration::from_secs(3);
+
 /// Deltas kept in the log before the store is compacted into a new base.
 pub const COMPACT_EVERY: u64 = 1000;
 
@@ -330,11 +335,19 @@ pub async fn stand_by(
     failure_timeout: Duration,
     serve_on: &[(String, String)],
 ) -> Result<Takeover, StandbyError> {
+    // A standby restarted from its disk gives its primary time to notice
+    // the old link is gone and reconnect before judging it dead.
+    let mut patience = if standby.image().is_some() {
+        failure_timeout.max(RESTART_GRACE)
+    } else {
+        failure_timeout
+    };
     loop {
         // Before any image there is nothing to take over: wait as long as
         // it takes. After, a primary gone for the timeout is dead.
         let incoming = if standby.image().is_some() {
-            match tokio::time::timeout(failure_timeout, endpoint.accept()).await {
+            let wait = std::mem::replace(&mut patience, failure_timeout);
+            match tokio::time::timeout(wait, endpoint.accept()).await {
                 Ok(i) => i,
                 Err(_) => break,
             }
