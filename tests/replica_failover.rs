@@ -40,25 +40,41 @@ fn announced_port(line: &str) -> u16 {
         .unwrap_or_else(|| panic!("no port in {line:?}"))
 }
 
-/// The replica on an ephemeral UDP port; returns it and its port.
-fn replica(dir: &Path, certs: &Path) -> (Proc, u16) {
+/// Starts `understudy-replica` with `args` and reads the first `lines`
+/// lines it prints on stderr (its address first, then the metrics
+/// address when asked for); the rest is drained.
+fn spawn_replica(dir: &Path, certs: &Path, args: &[&str], lines: usize) -> (Proc, Vec<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_understudy-replica"))
-        .args(["--listen", "127.0.0.1:0"])
+        .args(args)
         .arg("--data-dir")
         .arg(dir)
         .arg("--certs")
         .arg(certs)
-        .args(["--failure-timeout", "300ms"])
         .env("RUST_LOG", "off")
         .stderr(Stdio::piped())
         .spawn()
         .expect("starting understudy-replica");
-    let mut line = String::new();
     let mut err = BufReader::new(child.stderr.take().unwrap());
-    err.read_line(&mut line).unwrap();
+    let mut out = Vec::new();
+    for _ in 0..lines {
+        let mut line = String::new();
+        err.read_line(&mut line).unwrap();
+        out.push(line);
+    }
     // Keep draining its stderr so it never blocks on a full pipe.
     std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
-    (Proc(child), announced_port(&line))
+    (Proc(child), out)
+}
+
+/// The replica on an ephemeral UDP port; returns it and its port.
+fn replica(dir: &Path, certs: &Path) -> (Proc, u16) {
+    let (proc_, lines) = spawn_replica(
+        dir,
+        certs,
+        &["--listen", "127.0.0.1:0", "--failure-timeout", "300ms"],
+        1,
+    );
+    (proc_, announced_port(&lines[0]))
 }
 
 /// The kv-cache example replicating to `replica_port`, on an ephemeral
@@ -287,23 +303,15 @@ fn both_sides_serve_prometheus_metrics() {
     let root = temp_dir("metrics");
     let certs = root.join("certs");
     make_certs(&certs);
-    let mut replica = Command::new(env!("CARGO_BIN_EXE_understudy-replica"))
-        .args(["--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0"])
-        .arg("--data-dir")
-        .arg(root.join("data"))
-        .arg("--certs")
-        .arg(&certs)
-        .env("RUST_LOG", "off")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut err = BufReader::new(replica.stderr.take().unwrap());
-    let (mut first, mut second) = (String::new(), String::new());
-    err.read_line(&mut first).unwrap();
-    err.read_line(&mut second).unwrap();
-    let _replica = Proc(replica);
-    let replica_port = announced_port(&first);
-    let replica_metrics = metrics_addr(&second);
+    let (_replica, lines) = spawn_replica(
+        &root.join("data"),
+        &certs,
+        &["--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0"],
+        2,
+    );
+    let (first, second) = (&lines[0], &lines[1]);
+    let replica_port = announced_port(first);
+    let replica_metrics = metrics_addr(second);
 
     let mut primary = Command::new(env!("CARGO_BIN_EXE_understudy"))
         .arg("run")
@@ -412,23 +420,15 @@ fn a_short_partition_is_ridden_out_and_a_long_one_fails_over_and_fences() {
     let root = temp_dir("partition");
     let certs = root.join("certs");
     make_certs(&certs);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_understudy-replica"))
-        .args(["--listen", "127.0.0.1:0", "--failure-timeout", "1s"])
-        .arg("--data-dir")
-        .arg(root.join("data"))
-        .arg("--certs")
-        .arg(&certs)
-        .env("RUST_LOG", "off")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut err = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    err.read_line(&mut line).unwrap();
-    std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
-    let _replica = Proc(child);
+    let (_replica, lines) = spawn_replica(
+        &root.join("data"),
+        &certs,
+        &["--listen", "127.0.0.1:0", "--failure-timeout", "1s"],
+        1,
+    );
+    let line = &lines[0];
     let relay = Relay::start(
-        format!("127.0.0.1:{}", announced_port(&line))
+        format!("127.0.0.1:{}", announced_port(line))
             .parse()
             .unwrap(),
     );
@@ -518,22 +518,13 @@ fn a_restarted_replica_resyncs_and_the_primary_reconnects() {
     }
     // The replica dies and comes back on the same address from its disk.
     drop(replica1);
-    let mut restarted = Command::new(env!("CARGO_BIN_EXE_understudy-replica"))
-        .args(["--listen", &format!("127.0.0.1:{replica_port}")])
-        .arg("--data-dir")
-        .arg(&data)
-        .arg("--certs")
-        .arg(&certs)
-        .args(["--failure-timeout", "300ms"])
-        .env("RUST_LOG", "off")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut err = BufReader::new(restarted.stderr.take().unwrap());
-    let mut line = String::new();
-    err.read_line(&mut line).unwrap();
-    std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
-    let _replica = Proc(restarted);
+    let listen = format!("127.0.0.1:{replica_port}");
+    let (_replica, _) = spawn_replica(
+        &data,
+        &certs,
+        &["--listen", &listen, "--failure-timeout", "300ms"],
+        1,
+    );
     // The primary reconnects (its held replies go out once the restarted
     // replica has their epochs) and goes on.
     for i in 0..10 {

@@ -283,27 +283,26 @@ fn connect<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
     Ok(Action::Park { cont: Cont::Return })
 }
 
-fn addr<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
-    let r = match cx.arg(0) {
+/// Argument `i` as a listener or connection, open or closed.
+fn any_resource<'gc>(cx: &NCtx<'_, 'gc>, i: usize) -> Result<ResourceRef<'gc>, RtError<'gc>> {
+    match cx.arg(i) {
         Value::UserData(u) => match &u.kind {
-            UserKind::Resource(r) => *r,
-            _ => return Err(cx.type_error(0, "connection")),
+            UserKind::Resource(r) => Ok(*r),
+            _ => Err(cx.type_error(i, "connection")),
         },
-        _ => return Err(cx.type_error(0, "connection")),
-    };
+        _ => Err(cx.type_error(i, "connection")),
+    }
+}
+
+fn addr<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
+    let r = any_resource(cx, 0)?;
     let a = r.borrow().addr.clone();
     let v = cx.ctx.str(&a);
     cx.ret1(v)
 }
 
 fn close<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
-    let r = match cx.arg(0) {
-        Value::UserData(u) => match &u.kind {
-            UserKind::Resource(r) => *r,
-            _ => return Err(cx.type_error(0, "connection")),
-        },
-        _ => return Err(cx.type_error(0, "connection")),
-    };
+    let r = any_resource(cx, 0)?;
     touch(cx.ctx, cx.arg(0));
     let (kind, id, was_closed) = {
         let mut res = r.borrow_mut(cx.ctx.mc);
@@ -339,12 +338,7 @@ fn close<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
 }
 
 fn tostring<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
-    let Value::UserData(u) = cx.arg(0) else {
-        return Err(cx.type_error(0, "connection"));
-    };
-    let UserKind::Resource(r) = &u.kind else {
-        return Err(cx.type_error(0, "connection"));
-    };
+    let r = any_resource(cx, 0)?;
     let r = r.borrow();
     let kind = match r.kind {
         ResourceKind::Listener => "listener",
