@@ -53,6 +53,10 @@ struct Checkpointing {
     /// Certificates from `understudy certs` (ca.der, primary.der, primary.key).
     #[arg(long, requires = "replicate_to")]
     certs: Option<PathBuf>,
+    /// No certificates: the replica is not authenticated. For tests on
+    /// 127.0.0.1 only (refused elsewhere).
+    #[arg(long, requires = "replicate_to", conflicts_with = "certs")]
+    insecure_loopback: bool,
     /// `output-commit`: bytes written to a socket leave only once the
     /// replica holds the epoch that wrote them, so no client sees a reply
     /// the replica could lose. `async`: they leave at once; a failover can
@@ -235,6 +239,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 certs: None,
                 consistency: Consistency::Async,
                 metrics: None,
+                insecure_loopback: false,
             };
             let store = start_checkpointing(&mut rt, &checkpointing, loaded.runtime_id)?;
             drive(rt, store)
@@ -290,13 +295,18 @@ fn start_checkpointing(
     };
     let sender = match options.replicate_to {
         Some(addr) => {
-            let dir = options
-                .certs
-                .as_ref()
-                .context("--replicate-to needs --certs DIR (see `understudy certs`)")?;
-            let certs = Certs::load(dir, "primary").context("loading certificates")?;
+            let client = if options.insecure_loopback {
+                eprintln!("understudy: insecure loopback mode: the replica is not authenticated");
+                understudy_checkpointer::replication::insecure::client_config(addr)?
+            } else {
+                let dir = options.certs.as_ref().context(
+                    "--replicate-to needs --certs DIR (see `understudy certs`) or --insecure-loopback",
+                )?;
+                let certs = Certs::load(dir, "primary").context("loading certificates")?;
+                understudy_checkpointer::replication::client_config(&certs)?
+            };
             Some(Rc::new(
-                Sender::start(addr, certs, runtime_id, 1).context("starting replication")?,
+                Sender::start_with(addr, client, runtime_id, 1).context("starting replication")?,
             ))
         }
         None => None,

@@ -545,3 +545,78 @@ fn a_restarted_replica_resyncs_and_the_primary_reconnects() {
     }
     std::fs::remove_dir_all(&root).unwrap();
 }
+
+#[test]
+fn the_insecure_mode_works_on_loopback_only() {
+    let root = temp_dir("insecure");
+    // Refused away from loopback, on both sides.
+    let out = Command::new(env!("CARGO_BIN_EXE_understudy-replica"))
+        .args(["--listen", "10.1.2.3:7000", "--insecure-loopback"])
+        .arg("--data-dir")
+        .arg(root.join("refused"))
+        .env("RUST_LOG", "off")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("loopback tests only"));
+    let out = Command::new(env!("CARGO_BIN_EXE_understudy"))
+        .args([
+            "run",
+            "--replicate-to",
+            "10.1.2.3:7000",
+            "--insecure-loopback",
+            "-",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("loopback tests only"));
+    // On 127.0.0.1 it replicates and fails over like the secure link.
+    let mut replica = Command::new(env!("CARGO_BIN_EXE_understudy-replica"))
+        .args(["--listen", "127.0.0.1:0", "--insecure-loopback"])
+        .args(["--failure-timeout", "300ms"])
+        .arg("--data-dir")
+        .arg(root.join("data"))
+        .env("RUST_LOG", "off")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    let mut err = BufReader::new(replica.stderr.take().unwrap());
+    err.read_line(&mut line).unwrap();
+    std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
+    let _replica = Proc(replica);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_understudy"))
+        .arg("run")
+        .args([
+            "--replicate-to",
+            &format!("127.0.0.1:{}", announced_port(&line)),
+        ])
+        .arg("--insecure-loopback")
+        .arg(format!(
+            "{}/examples/kv-cache/main.lua",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .args(["--port", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let port = announced_port(&first);
+    let mut primary = Proc(child);
+    wait_for(port, "the primary");
+    assert_eq!(
+        command(port, &["SET", "k", "v"]).as_deref(),
+        Some("+OK\r\n")
+    );
+    primary.0.kill().unwrap();
+    primary.0.wait().unwrap();
+    wait_for(port, "the promoted replica");
+    assert_eq!(command(port, &["GET", "k"]).as_deref(), Some("$1\r\nv\r\n"));
+    std::fs::remove_dir_all(&root).unwrap();
+}

@@ -220,3 +220,114 @@ pub fn make_certs(dir: &Path) -> Result<(), LinkError> {
     }
     Ok(())
 }
+
+/// The explicitly insecure mode, for tests on one machine only: the
+/// replica presents a throwaway self-signed certificate and asks for none;
+/// the primary accepts any replica certificate. Both refuse non-loopback
+/// addresses.
+pub mod insecure {
+    use std::net::SocketAddr;
+    use std::sync::Arc;
+
+    use quinn::rustls;
+    use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+    use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+
+    use super::{provider, transport, LinkError, REPLICA_NAME};
+
+    fn loopback_only(addr: SocketAddr) -> Result<(), LinkError> {
+        if addr.ip().is_loopback() {
+            Ok(())
+        } else {
+            Err(LinkError::Tls(format!(
+                "the insecure mode is for loopback tests only, not {addr}"
+            )))
+        }
+    }
+
+    /// The replica's side: a self-signed certificate made now.
+    pub fn server_config(listen: SocketAddr) -> Result<quinn::ServerConfig, LinkError> {
+        loopback_only(listen)?;
+        let cert = rcgen::generate_simple_self_signed(vec![REPLICA_NAME.to_owned()])
+            .map_err(|e| LinkError::Tls(e.to_string()))?;
+        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(cert.signing_key.serialize_der().into());
+        let config = rustls::ServerConfig::builder_with_provider(provider())
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .map_err(|e| LinkError::Tls(e.to_string()))?
+            .with_no_client_auth()
+            .with_single_cert(vec![cert.cert.der().clone()], key)
+            .map_err(|e| LinkError::Tls(e.to_string()))?;
+        let quic = quinn::crypto::rustls::QuicServerConfig::try_from(config)
+            .map_err(|e| LinkError::Tls(e.to_string()))?;
+        let mut server = quinn::ServerConfig::with_crypto(Arc::new(quic));
+        server.transport_config(Arc::new(transport()));
+        Ok(server)
+    }
+
+    /// Accepts whatever certificate the replica shows (the handshake's
+    /// signatures are still checked against it).
+    #[derive(Debug)]
+    struct AnyReplica(Arc<rustls::crypto::CryptoProvider>);
+
+    impl ServerCertVerifier for AnyReplica {
+        fn verify_server_cert(
+            &self,
+            _end_entity: &CertificateDer<'_>,
+            _intermediates: &[CertificateDer<'_>],
+            _server_name: &ServerName<'_>,
+            _ocsp: &[u8],
+            _now: UnixTime,
+        ) -> Result<ServerCertVerified, rustls::Error> {
+            Ok(ServerCertVerified::assertion())
+        }
+
+        fn verify_tls12_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &rustls::DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            rustls::crypto::verify_tls12_signature(
+                message,
+                cert,
+                dss,
+                &self.0.signature_verification_algorithms,
+            )
+        }
+
+        fn verify_tls13_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &rustls::DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            rustls::crypto::verify_tls13_signature(
+                message,
+                cert,
+                dss,
+                &self.0.signature_verification_algorithms,
+            )
+        }
+
+        fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+            self.0.signature_verification_algorithms.supported_schemes()
+        }
+    }
+
+    /// The primary's side.
+    pub fn client_config(replica: SocketAddr) -> Result<quinn::ClientConfig, LinkError> {
+        loopback_only(replica)?;
+        let provider = provider();
+        let config = rustls::ClientConfig::builder_with_provider(provider.clone())
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .map_err(|e| LinkError::Tls(e.to_string()))?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AnyReplica(provider)))
+            .with_no_client_auth();
+        let quic = quinn::crypto::rustls::QuicClientConfig::try_from(config)
+            .map_err(|e| LinkError::Tls(e.to_string()))?;
+        let mut client = quinn::ClientConfig::new(Arc::new(quic));
+        client.transport_config(Arc::new(transport()));
+        Ok(client)
+    }
+}

@@ -166,7 +166,7 @@ pub struct Sender {
 }
 
 impl Sender {
-    /// Starts the sender thread for `replica`.
+    /// Starts the sender thread for `replica`, authenticated with `certs`.
     pub fn start(
         replica: SocketAddr,
         certs: Certs,
@@ -174,6 +174,17 @@ impl Sender {
         term: u64,
     ) -> Result<Sender, LinkError> {
         let client = replication::client_config(&certs)?;
+        Self::start_with(replica, client, runtime_id, term)
+    }
+
+    /// Starts the sender thread with a given QUIC client config (see
+    /// [`replication::insecure`] for loopback tests).
+    pub fn start_with(
+        replica: SocketAddr,
+        client: quinn::ClientConfig,
+        runtime_id: u64,
+        term: u64,
+    ) -> Result<Sender, LinkError> {
         let (tx, rx) = mpsc::unbounded_channel();
         let progress = Arc::new(Progress::default());
         let p = progress.clone();

@@ -406,9 +406,15 @@ async fn fence(endpoint: quinn::Endpoint, term: u64) {
     }
 }
 
-/// The replica's QUIC endpoint.
+/// The replica's QUIC endpoint, accepting primaries the CA signed.
 pub fn endpoint(listen: SocketAddr, certs: &Certs) -> Result<quinn::Endpoint, StandbyError> {
     let config = replication::server_config(certs)?;
+    Ok(quinn::Endpoint::server(config, listen)?)
+}
+
+/// The replica's QUIC endpoint in the insecure loopback-only mode.
+pub fn insecure_endpoint(listen: SocketAddr) -> Result<quinn::Endpoint, StandbyError> {
+    let config = replication::insecure::server_config(listen)?;
     Ok(quinn::Endpoint::server(config, listen)?)
 }
 

@@ -26,8 +26,12 @@ struct Cli {
     #[arg(long)]
     data_dir: PathBuf,
     /// Certificates from `understudy certs` (ca.der, replica.der, replica.key).
-    #[arg(long)]
-    certs: PathBuf,
+    #[arg(long, required_unless_present = "insecure_loopback")]
+    certs: Option<PathBuf>,
+    /// No certificates: any primary is accepted, and the link is not
+    /// authenticated. For tests on 127.0.0.1 only (refused elsewhere).
+    #[arg(long, conflicts_with = "certs")]
+    insecure_loopback: bool,
     /// Silence from the primary after which this replica takes over.
     #[arg(long, default_value = "300ms", value_parser = parse_duration)]
     failure_timeout: Duration,
@@ -95,10 +99,18 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn standby(cli: Cli) -> anyhow::Result<()> {
-    let certs = Certs::load(&cli.certs, "replica").context("loading certificates")?;
     let standby = Standby::open(&cli.data_dir)
         .with_context(|| format!("opening {}", cli.data_dir.display()))?;
-    let endpoint = understudy_replica::endpoint(cli.listen, &certs)?;
+    let endpoint = match &cli.certs {
+        Some(dir) => {
+            let certs = Certs::load(dir, "replica").context("loading certificates")?;
+            understudy_replica::endpoint(cli.listen, &certs)?
+        }
+        None => {
+            tracing::warn!("insecure loopback mode: the replication link is not authenticated");
+            understudy_replica::insecure_endpoint(cli.listen)?
+        }
+    };
     let bound = endpoint.local_addr().unwrap_or(cli.listen);
     // The first line, for scripts (the address chosen for port 0).
     eprintln!("replica listening on {bound}");
