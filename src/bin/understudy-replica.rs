@@ -133,10 +133,12 @@ async fn standby(cli: Cli) -> anyhow::Result<()> {
         understudy_replica::stand_by(standby, endpoint, cli.failure_timeout, &cli.serve_on).await?;
     // The program: the standard library only (an application with its own
     // natives runs its standby through the library, with them registered).
+    let started = std::time::Instant::now();
     let mut rt = Runtime::new(Config::default());
     takeover
         .restore_into(&mut rt)
         .with_context(|| format!("restoring epoch {}", takeover.epoch))?;
+    let built = started.elapsed();
     let mut store = Store::open(&cli.data_dir, 0)?;
     rt.set_checkpointing(
         CheckpointPolicy {
@@ -150,8 +152,10 @@ async fn standby(cli: Cli) -> anyhow::Result<()> {
         },
     );
     eprintln!(
-        "replica promoted (term {}, epoch {})",
-        takeover.term, takeover.epoch
+        "replica promoted (term {}, epoch {}); runtime built from the image in {:.2} ms",
+        takeover.term,
+        takeover.epoch,
+        built.as_secs_f64() * 1e3
     );
     let result = rt.run_until(tokio::signal::ctrl_c()).await;
     rt.checkpoint_now();
