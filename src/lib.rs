@@ -39,6 +39,56 @@ pub use understudy_runtime::convert::{
 pub use understudy_runtime::runtime::TaskFailure;
 pub use understudy_runtime::{Config, Error, Runtime};
 
+/// Stopping the command-line programs cleanly.
+pub mod shutdown {
+    /// Ctrl-C or SIGTERM, for the command-line programs: the run stops
+    /// between two task turns and the process exits cleanly.
+    pub struct Signals {
+        #[cfg(unix)]
+        interrupt: Option<tokio::signal::unix::Signal>,
+        #[cfg(unix)]
+        terminate: Option<tokio::signal::unix::Signal>,
+    }
+
+    impl Signals {
+        /// Registers the handlers (inside a tokio runtime).
+        pub fn install() -> Signals {
+            #[cfg(unix)]
+            {
+                use tokio::signal::unix::{signal, SignalKind};
+                Signals {
+                    interrupt: signal(SignalKind::interrupt()).ok(),
+                    terminate: signal(SignalKind::terminate()).ok(),
+                }
+            }
+            #[cfg(not(unix))]
+            Signals {}
+        }
+
+        pub async fn recv(mut self) {
+            #[cfg(unix)]
+            {
+                async fn next(s: &mut Option<tokio::signal::unix::Signal>) {
+                    match s {
+                        Some(s) => {
+                            s.recv().await;
+                        }
+                        None => std::future::pending().await,
+                    }
+                }
+                tokio::select! {
+                    _ = next(&mut self.interrupt) => {}
+                    _ = next(&mut self.terminate) => {}
+                }
+            }
+            #[cfg(not(unix))]
+            {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+}
+
 /// The README's Rust examples run as doc tests, so they stay true.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

@@ -371,6 +371,12 @@ fn drive(mut rt: Runtime, checkpointer: Option<Checkpointer>) -> anyhow::Result<
     let sender = checkpointer.as_ref().and_then(|c| c.sender.clone());
     let was_fenced = Rc::new(std::cell::Cell::new(false));
     let flag = was_fenced.clone();
+    // The handlers go in now: a signal that arrives before the run first
+    // looks at them must still stop it cleanly.
+    let signals = {
+        let _guard = io.enter();
+        understudy::shutdown::Signals::install()
+    };
     let stop = async move {
         let fenced = async {
             match &sender {
@@ -384,7 +390,7 @@ fn drive(mut rt: Runtime, checkpointer: Option<Checkpointer>) -> anyhow::Result<
             }
         };
         tokio::select! {
-            _ = shutdown_signal() => {}
+            _ = signals.recv() => {}
             _ = fenced => flag.set(true),
         }
     };
@@ -442,30 +448,5 @@ fn report(e: Error) -> ExitCode {
             eprintln!("understudy: {e}");
             ExitCode::FAILURE
         }
-    }
-}
-
-/// Ctrl-C or SIGTERM: the run stops between two task turns and the
-/// process exits cleanly (output flushed).
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = ctrl_c => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = ctrl_c.await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
     }
 }

@@ -157,7 +157,8 @@ async fn standby(cli: Cli) -> anyhow::Result<()> {
         takeover.epoch,
         built.as_secs_f64() * 1e3
     );
-    let result = rt.run_until(tokio::signal::ctrl_c()).await;
+    let signals = understudy::shutdown::Signals::install();
+    let result = rt.run_until(signals.recv()).await;
     rt.checkpoint_now();
     result.map_err(|e| anyhow::anyhow!("the promoted program failed: {e}"))
 }
