@@ -212,7 +212,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if let Err(e) = rt.load(source, &chunkname, &script_args) {
                 return Ok(report(e));
             }
-            let store = start_checkpointing(&mut rt, &checkpointing, new_runtime_id())?;
+            let store = start_checkpointing(
+                &mut rt,
+                &checkpointing,
+                understudy_checkpointer::new_runtime_id(),
+            )?;
             drive(rt, store)
         }
         Command::Resume {
@@ -258,14 +262,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
-}
-
-fn new_runtime_id() -> u64 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(1);
-    nanos ^ (u64::from(std::process::id()) << 32)
 }
 
 /// What checkpointing needs once the run ends.

@@ -12,3 +12,13 @@ pub mod store;
 
 pub use frame::{decode, encode, Compression, FrameError, Header, Kind, Position};
 pub use store::{Store, StoreError};
+
+/// A fresh runtime id for the frames of a new run (time and process id:
+/// distinct across runs and machines in practice).
+pub fn new_runtime_id() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(1);
+    nanos ^ (u64::from(std::process::id()) << 32)
+}

@@ -139,7 +139,8 @@ async fn standby(cli: Cli) -> anyhow::Result<()> {
         .restore_into(&mut rt)
         .with_context(|| format!("restoring epoch {}", takeover.epoch))?;
     let built = started.elapsed();
-    let mut store = Store::open(&cli.data_dir, 0)?;
+    // The promoted program is a new runtime: its own id for its images.
+    let mut store = Store::open(&cli.data_dir, understudy_checkpointer::new_runtime_id())?;
     rt.set_checkpointing(
         CheckpointPolicy {
             every: Some(Duration::from_millis(100)),
