@@ -155,7 +155,6 @@ pub struct Store {
     /// The epoch of the last frame written (0: none yet).
     epoch: u64,
     log: Option<(String, File)>,
-    base: Option<String>,
     pub compression: Compression,
 }
 
@@ -179,7 +178,6 @@ impl Store {
             term: 1,
             epoch: 0,
             log: None,
-            base: None,
             compression: Compression::Lz4,
         };
         if dir.join(MANIFEST).exists() {
@@ -234,7 +232,6 @@ impl Store {
                     .create(true)
                     .open(&path)
                     .map_err(io(&path))?;
-                self.base = Some(manifest.base);
                 self.log = Some((manifest.log, f));
             }
             let (name, f) = self.log.as_mut().expect("a log is open");
@@ -264,11 +261,10 @@ impl Store {
         f.sync_all().map_err(io(&log_path))?;
         let manifest = Manifest {
             runtime_id: self.runtime_id,
-            base: base.clone(),
+            base,
             log: log.clone(),
         };
         write_atomically(&self.dir, MANIFEST, manifest.text().as_bytes())?;
-        self.base = Some(base);
         self.log = Some((log, f));
         // Only now are the old files (and any a crash left) unreferenced.
         remove_unreferenced(&self.dir)

@@ -172,7 +172,6 @@ pub struct Runtime {
     on_task_error: Box<dyn FnMut(TaskFailure)>,
     /// Turns left before the run pauses (see [`Runtime::run_turns`]).
     turns_left: Option<u64>,
-    exporter: crate::image::Exporter,
     checkpointing: Option<Checkpointing>,
     /// See [`Runtime::blocking_io`].
     io: Option<tokio::runtime::Runtime>,
@@ -212,7 +211,6 @@ impl Runtime {
             clock_base: 0,
             limits: Limits::default(),
             turns_left: None,
-            exporter: Default::default(),
             checkpointing: None,
             io: None,
             output_commit: None,
@@ -477,7 +475,6 @@ impl Runtime {
                     Turn::Continue => {}
                     Turn::Fatal(e) => break Err(e),
                 }
-                self.maybe_checkpoint();
                 if let Some(n) = self.turns_left.as_mut() {
                     *n = n.saturating_sub(1);
                     if *n == 0 {
@@ -717,9 +714,8 @@ impl Runtime {
     /// task is running then).
     pub fn checkpoint(&mut self) -> crate::image::Image {
         self.flush();
-        let exporter = &mut self.exporter;
         self.arena
-            .mutate(|mc, state| exporter.full(Ctx { mc, state }))
+            .mutate(|mc, state| crate::image::full(Ctx { mc, state }))
     }
 
     /// What changed since the last image ([`Runtime::checkpoint`] or
@@ -728,9 +724,8 @@ impl Runtime {
     /// ([`crate::image::Image::apply`]) give the heap as it is now.
     pub fn checkpoint_delta(&mut self) -> crate::image::Image {
         self.flush();
-        let exporter = &mut self.exporter;
         self.arena
-            .mutate(|mc, state| exporter.delta(Ctx { mc, state }))
+            .mutate(|mc, state| crate::image::delta(Ctx { mc, state }))
     }
 
     /// Replaces this runtime's heap with the one `image` describes; the
@@ -797,7 +792,6 @@ impl Runtime {
         self.clock_base = image.root.sched.now;
         self.clock_origin = Instant::now();
         // Changes from here on are relative to the image restored.
-        self.exporter.hwm = image.root.next_id;
         self.arena
             .mutate(|_, state| state.image_hwm.set(image.root.next_id));
         Ok(())
@@ -918,7 +912,6 @@ impl Runtime {
         let slice = limits.budget.map_or(per_turn, |b| b.min(per_turn));
         let mut fuel = slice;
         let raise = limits.raise.take();
-        let main_task = self.arena.mutate(|_, state| state.sched.borrow().main_task);
         let mut failure: Option<TaskFailure> = None;
         let mut describe_object = false;
         let fatal = self.arena.mutate(|mc, state| {
@@ -983,6 +976,7 @@ impl Runtime {
                 Outcome::Error(v, traceback) => {
                     vm::kill_thread(ctx, &mut base.0.borrow_mut(mc));
                     let joined = sched::finish(ctx, task, TaskStatus::Failed, Err(v));
+                    let main_task = state.sched.borrow().main_task;
                     let ends_run = Some(id) == main_task || Some(id) == awaited;
                     if ends_run && !ctx.metamethod(v, crate::state::Event::ToString).is_nil() {
                         // Described by its __tostring, which must run.

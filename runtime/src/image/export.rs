@@ -68,6 +68,15 @@ struct Walk<'gc> {
 }
 
 impl<'gc> Walk<'gc> {
+    fn new(hwm: u64) -> Walk<'gc> {
+        Walk {
+            hwm,
+            seen: HashSet::new(),
+            queue: Vec::new(),
+            objects: BTreeMap::new(),
+        }
+    }
+
     fn reach(&mut self, p: Pending<'gc>) -> u64 {
         let id = p.id();
         if id >= self.hwm && self.seen.insert(id) {
@@ -336,95 +345,80 @@ impl<'gc> Walk<'gc> {
     }
 }
 
-/// Takes images of one runtime, epoch after epoch.
-#[derive(Debug, Default)]
-pub struct Exporter {
-    /// The id counter at the last image: objects at or above it are new.
-    pub hwm: u64,
+/// A full image of everything reachable. Must be called at a safepoint
+/// (no task running). Starts recording changes for the next delta.
+pub fn full(ctx: Ctx<'_>) -> Image {
+    let mut walk = Walk::new(0);
+    let root = root_record(ctx, &mut walk);
+    walk.drain();
+    let dirty = std::mem::take(&mut *ctx.state.dirty.borrow_mut(ctx.mc));
+    next_epoch(ctx, dirty, root.next_id);
+    Image {
+        full: true,
+        root,
+        objects: walk.objects,
+    }
 }
 
-impl Exporter {
-    /// A full image of everything reachable. Must be called at a safepoint
-    /// (no task running). Starts recording changes for the next delta.
-    pub fn full<'gc>(&mut self, ctx: Ctx<'gc>) -> Image {
-        let mut walk = Walk {
-            hwm: 0,
-            seen: HashSet::new(),
-            queue: Vec::new(),
-            objects: BTreeMap::new(),
-        };
-        let root = root_record(ctx, &mut walk);
-        walk.drain();
-        self.next_epoch(ctx, root.next_id);
-        Image {
-            full: true,
-            root,
-            objects: walk.objects,
-        }
+/// What changed since the last image (full or delta): the old objects
+/// recorded dirty (tables as their changed slots), every live task, and
+/// the new objects reachable from those and from the roots. The first
+/// image of a runtime is full.
+pub fn delta<'gc>(ctx: Ctx<'gc>) -> Image {
+    // Objects below the last image's id counter are old.
+    let hwm = ctx.state.image_hwm.get();
+    if hwm == 0 {
+        return full(ctx);
     }
-
-    /// What changed since the last image (full or delta): the old objects
-    /// recorded dirty (tables as their changed slots), every live task,
-    /// and the new objects reachable from those and from the roots.
-    pub fn delta<'gc>(&mut self, ctx: Ctx<'gc>) -> Image {
-        if self.hwm == 0 {
-            return self.full(ctx);
-        }
-        let mut walk = Walk {
-            hwm: self.hwm,
-            seen: HashSet::new(),
-            queue: Vec::new(),
-            objects: BTreeMap::new(),
-        };
-        let root = root_record(ctx, &mut walk);
-        let dirty = ctx.state.dirty.borrow().clone();
-        for d in &dirty {
-            match *d {
-                Dirty::Table(t) => {
-                    let id = t.id();
-                    if walk.seen.insert(id) {
-                        let record = if t.data().whole {
-                            Object::Table(walk.table_record(t))
-                        } else {
-                            Object::TablePatch(walk.table_patch(t))
-                        };
-                        walk.objects.insert(id, record);
-                    }
+    let mut walk = Walk::new(hwm);
+    let root = root_record(ctx, &mut walk);
+    // The walk only reads: nothing is marked dirty while it runs.
+    let dirty = std::mem::take(&mut *ctx.state.dirty.borrow_mut(ctx.mc));
+    for d in &dirty {
+        match *d {
+            Dirty::Table(t) => {
+                let id = t.id();
+                if walk.seen.insert(id) {
+                    let record = if t.data().whole {
+                        Object::Table(walk.table_record(t))
+                    } else {
+                        Object::TablePatch(walk.table_patch(t))
+                    };
+                    walk.objects.insert(id, record);
                 }
-                Dirty::Str(s) => walk.force(Pending::Str(s)),
-                Dirty::Thread(t) => walk.force(Pending::Thread(t)),
-                Dirty::Upvalue(u) => walk.force(Pending::Upvalue(u)),
-                Dirty::Channel(c) => walk.force(Pending::Channel(c)),
-                Dirty::Task(t) => walk.force(Pending::Task(t)),
-                Dirty::UserData(u) => walk.force(Pending::UserData(u)),
             }
-        }
-        // Live tasks change at every turn (status, wait sequence).
-        let live: Vec<Task<'gc>> = ctx.state.sched.borrow().tasks.values().copied().collect();
-        for t in live {
-            walk.force(Pending::Task(t));
-        }
-        walk.drain();
-        self.next_epoch(ctx, root.next_id);
-        Image {
-            full: false,
-            root,
-            objects: walk.objects,
+            Dirty::Str(s) => walk.force(Pending::Str(s)),
+            Dirty::Thread(t) => walk.force(Pending::Thread(t)),
+            Dirty::Upvalue(u) => walk.force(Pending::Upvalue(u)),
+            Dirty::Channel(c) => walk.force(Pending::Channel(c)),
+            Dirty::Task(t) => walk.force(Pending::Task(t)),
+            Dirty::UserData(u) => walk.force(Pending::UserData(u)),
         }
     }
+    // Live tasks change at every turn (status, wait sequence).
+    let live: Vec<Task<'gc>> = ctx.state.sched.borrow().tasks.values().copied().collect();
+    for t in live {
+        walk.force(Pending::Task(t));
+    }
+    walk.drain();
+    next_epoch(ctx, dirty, root.next_id);
+    Image {
+        full: false,
+        root,
+        objects: walk.objects,
+    }
+}
 
-    /// Closes the epoch: changes from now on go into the next delta.
-    fn next_epoch(&mut self, ctx: Ctx<'_>, next_id: u64) {
-        let dirty = std::mem::take(&mut *ctx.state.dirty.borrow_mut(ctx.mc));
-        for d in dirty {
-            if let Dirty::Table(t) = d {
-                t.clear_changes(ctx.mc);
-            }
+/// Closes the epoch: the recorded table slots are forgotten, and changes
+/// from now on go into the next delta.
+fn next_epoch<'gc>(ctx: Ctx<'gc>, recorded: Vec<Dirty<'gc>>, next_id: u64) {
+    for d in recorded {
+        if let Dirty::Table(t) = d {
+            t.clear_changes(ctx.mc);
         }
-        self.hwm = next_id;
-        ctx.state.image_hwm.set(next_id);
-        ctx.state.epoch.set(ctx.state.epoch.get() + 1);
     }
+    ctx.state.image_hwm.set(next_id);
+    ctx.state.epoch.set(ctx.state.epoch.get() + 1);
 }
 
 fn root_record<'gc>(ctx: Ctx<'gc>, walk: &mut Walk<'gc>) -> RootRecord {

@@ -17,7 +17,7 @@
 mod export;
 mod import;
 
-pub use export::Exporter;
+pub use export::{delta, full};
 pub use import::restore_state;
 
 use std::collections::BTreeMap;
