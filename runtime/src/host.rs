@@ -166,7 +166,7 @@ pub fn call_host_async<'gc>(
     };
     let args = cx.args().iter().map(|v| LuaValue::from_value(*v)).collect();
     let future = f(args);
-    let w = crate::stdlib::task::begin_wait(cx, "async function")?;
+    let w = crate::stdlib::task::begin_wait(cx, crate::sched::Wait::AsyncFunction)?;
     let task = w.task.borrow().id;
     cx.ctx
         .state

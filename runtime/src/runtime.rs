@@ -787,7 +787,7 @@ impl Runtime {
             host.completions = Some(tx);
             host.pending = 0;
             drop(host);
-            crate::stdlib::net::wake_lost_waits(Ctx { mc, state });
+            sched::wake_lost_waits(Ctx { mc, state });
         });
         self.clock_base = image.root.sched.now;
         self.clock_origin = Instant::now();
@@ -1061,7 +1061,7 @@ impl Runtime {
                 .values()
                 .map(|t| {
                     let t = t.borrow();
-                    format!("task {} in {}", t.id, t.waiting_on)
+                    format!("task {} in {}", t.id, t.waiting_on.describe())
                 })
                 .collect();
             waits.join(", ")

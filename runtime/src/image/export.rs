@@ -304,7 +304,7 @@ impl<'gc> Walk<'gc> {
                         .collect(),
                     status: t.status,
                     wait_seq: t.wait_seq,
-                    waiting_on: t.waiting_on.to_owned(),
+                    waiting_on: t.waiting_on,
                     wake: t.wake.as_ref().map(|d| self.delivery(d)),
                     outcome: t.outcome.as_ref().map(|d| self.delivery(d)),
                     joiners: t

@@ -273,7 +273,7 @@ impl<'gc, 'a> Build<'gc, 'a> {
                             chain: Vec::new(),
                             status: t.status,
                             wait_seq: t.wait_seq,
-                            waiting_on: static_name(&t.waiting_on),
+                            waiting_on: t.waiting_on,
                             wake: None,
                             outcome: None,
                             joiners: Vec::new(),

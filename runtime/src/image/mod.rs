@@ -152,7 +152,7 @@ pub struct TaskRecord {
     pub chain: Vec<u64>,
     pub status: TaskStatus,
     pub wait_seq: u64,
-    pub waiting_on: String,
+    pub waiting_on: crate::sched::Wait,
     pub wake: Option<DeliveryRecord>,
     pub outcome: Option<DeliveryRecord>,
     pub joiners: Vec<(u64, u64)>,

@@ -89,6 +89,58 @@ pub struct Resource {
 
 pub type Task<'gc> = Gc<'gc, RefLock<TaskState<'gc>>>;
 
+/// What a parked task waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Collect, serde::Serialize, serde::Deserialize)]
+#[collect(require_static)]
+pub enum Wait {
+    Nothing,
+    Yield,
+    Sleep,
+    Join,
+    ChanSend,
+    ChanRecv,
+    Select,
+    Read,
+    Write,
+    Accept,
+    Connect,
+    AsyncFunction,
+}
+
+impl Wait {
+    /// How deadlock reports name it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Wait::Nothing => "nothing",
+            Wait::Yield => "yield",
+            Wait::Sleep => "task.sleep",
+            Wait::Join => "task.join",
+            Wait::ChanSend => "chan send",
+            Wait::ChanRecv => "chan recv",
+            Wait::Select => "chan.select",
+            Wait::Read => "read",
+            Wait::Write => "write",
+            Wait::Accept => "accept",
+            Wait::Connect => "connect",
+            Wait::AsyncFunction => "async function",
+        }
+    }
+
+    /// What wakes a task parked on this wait after a restore lost the host
+    /// operation it waited for; None for waits the heap itself resolves.
+    /// Reads, writes and accepts retry (finding their connection lost, or
+    /// re-opening their listener); connects and async functions fail.
+    pub fn after_restore<'gc>(self, ctx: Ctx<'gc>) -> Option<Delivery<'gc>> {
+        let lost = || ctx.str(crate::stdlib::net::LOST);
+        match self {
+            Wait::Read | Wait::Write | Wait::Accept => Some(Ok(Vec::new())),
+            Wait::Connect => Some(Ok(vec![Value::Nil, lost()])),
+            Wait::AsyncFunction => Some(Err(lost())),
+            _ => None,
+        }
+    }
+}
+
 /// Values (or an error) handed to a task when it next runs.
 pub type Delivery<'gc> = Result<Vec<Value<'gc>>, Value<'gc>>;
 
@@ -125,9 +177,8 @@ pub struct TaskState<'gc> {
     pub status: TaskStatus,
     /// Bumped at every park and wake; waiters carry the value they saw.
     pub wait_seq: u64,
-    /// What the task is waiting for, for deadlock reports.
-    #[collect(require_static)]
-    pub waiting_on: &'static str,
+    /// What the task is waiting for.
+    pub waiting_on: Wait,
     /// Handed to the task's top native when it next runs.
     pub wake: Option<Delivery<'gc>>,
     /// Its results or error, once over.
@@ -206,7 +257,7 @@ pub fn spawn<'gc>(
             chain: vec![thread],
             status: TaskStatus::Ready,
             wait_seq: 0,
-            waiting_on: "",
+            waiting_on: Wait::Nothing,
             wake: Some(Ok(args)),
             outcome: None,
             joiners: Vec::new(),
@@ -226,7 +277,7 @@ pub fn current<'gc>(ctx: Ctx<'gc>) -> Option<Task<'gc>> {
 
 /// Starts a wait of the running task on `what`; returns the sequence its
 /// waiters must carry. The native then registers them and parks.
-pub fn begin_wait<'gc>(ctx: Ctx<'gc>, what: &'static str) -> Option<(Task<'gc>, u64)> {
+pub fn begin_wait<'gc>(ctx: Ctx<'gc>, what: Wait) -> Option<(Task<'gc>, u64)> {
     let task = current(ctx)?;
     let mut t = task.borrow_mut(ctx.mc);
     t.wait_seq += 1;
@@ -244,7 +295,7 @@ pub fn wake<'gc>(ctx: Ctx<'gc>, w: Waiter<'gc>, delivery: Delivery<'gc>) -> bool
         }
         t.wait_seq += 1;
         t.wake = Some(delivery);
-        t.waiting_on = "";
+        t.waiting_on = Wait::Nothing;
         // A task woken before its park took effect (it woke itself, as
         // task.yield does) stays Running until the scheduler sees the park.
         if t.status == TaskStatus::Parked {
@@ -348,4 +399,22 @@ pub fn finish<'gc>(
         );
     }
     joined
+}
+
+/// Wakes the tasks a restore left waiting on host operations that no
+/// longer exist (see [`Wait::after_restore`]).
+pub fn wake_lost_waits(ctx: Ctx<'_>) {
+    let tasks: Vec<Task<'_>> = ctx.state.sched.borrow().tasks.values().copied().collect();
+    for task in tasks {
+        let (status, wait, seq) = {
+            let t = task.borrow();
+            (t.status, t.waiting_on, t.wait_seq)
+        };
+        if status != TaskStatus::Parked {
+            continue;
+        }
+        if let Some(delivery) = wait.after_restore(ctx) {
+            wake(ctx, Waiter { task, seq, case: 0 }, delivery);
+        }
+    }
 }

@@ -2,7 +2,7 @@
 
 use crate::native::{Action, NCtx, NativeFn, RtError};
 use crate::sched::chan::{self, Channel, SendOutcome};
-use crate::sched::{self, UserKind, Waiter};
+use crate::sched::{self, UserKind, Wait, Waiter};
 use crate::value::Value;
 
 use super::task::{begin_wait, park};
@@ -56,7 +56,7 @@ fn send<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
         SendOutcome::Sent => cx.ret0(),
         SendOutcome::Closed => Err(closed_error()),
         SendOutcome::WouldBlock => {
-            let w = begin_wait(cx, "chan send")?;
+            let w = begin_wait(cx, Wait::ChanSend)?;
             chan::state_mut(cx.ctx, ch).sendq.push_back((w, v));
             park(cx)
         }
@@ -68,7 +68,7 @@ fn recv<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
     match chan::try_recv(cx.ctx, ch) {
         Some((v, ok)) => cx.ret2(v, Value::Boolean(ok)),
         None => {
-            let w = begin_wait(cx, "chan recv")?;
+            let w = begin_wait(cx, Wait::ChanRecv)?;
             chan::state_mut(cx.ctx, ch).recvq.push_back(w);
             park(cx)
         }
@@ -162,7 +162,7 @@ fn select<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
     if timeout.is_some_and(|t| t.is_nan() || t <= 0.0) {
         return cx.ret0();
     }
-    let w = begin_wait(cx, "chan.select")?;
+    let w = begin_wait(cx, Wait::Select)?;
     for (i, case) in cases.iter().enumerate() {
         let waiter = Waiter {
             case: i as u32 + 1,

@@ -20,7 +20,7 @@ use tokio::net::{TcpListener, TcpStream};
 
 use crate::host::{Event, HostConn, HostListener};
 use crate::native::{Action, Cont, NCtx, NativeFn, RtError};
-use crate::sched::{Resource, ResourceKind, UserKind};
+use crate::sched::{Resource, ResourceKind, UserKind, Wait};
 use crate::state::Ctx;
 use crate::value::Value;
 
@@ -191,31 +191,6 @@ fn bind(ctx: Ctx<'_>, addr: &str) -> std::io::Result<(u64, String)> {
     Ok((id, local))
 }
 
-/// Wakes the tasks that a restore left waiting on host operations that no
-/// longer exist: reads and writes retry (and find their connection lost),
-/// accepts retry on a listener re-opened on its address, connects and
-/// async functions fail.
-pub fn wake_lost_waits(ctx: Ctx<'_>) {
-    let tasks: Vec<_> = ctx.state.sched.borrow().tasks.values().copied().collect();
-    for task in tasks {
-        let (status, what, seq) = {
-            let t = task.borrow();
-            (t.status, t.waiting_on, t.wait_seq)
-        };
-        if status != crate::sched::TaskStatus::Parked {
-            continue;
-        }
-        let delivery = match what {
-            "read" | "write" | "accept" => Ok(Vec::new()),
-            "connect" => Ok(vec![Value::Nil, ctx.str(LOST)]),
-            "async function" => Err(ctx.str(LOST)),
-            _ => continue,
-        };
-        let w = crate::sched::Waiter { task, seq, case: 0 };
-        crate::sched::wake(ctx, w, delivery);
-    }
-}
-
 fn accept<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
     let listener_value = cx.arg(0);
     let r = check_resource(cx, 0, ResourceKind::Listener)?;
@@ -243,7 +218,7 @@ fn accept<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
     else {
         return fail(cx, LOST);
     };
-    let w = begin_wait(cx, "accept")?;
+    let w = begin_wait(cx, Wait::Accept)?;
     let id = w.task.borrow().id;
     cx.ctx.state.host.borrow_mut().spawn(id, w.seq, async move {
         tokio::select! {
@@ -274,7 +249,7 @@ fn accept_done<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
 fn connect<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
     check_net(cx)?;
     let addr = cx.check_str(0)?.to_str_lossy().into_owned();
-    let w = begin_wait(cx, "connect")?;
+    let w = begin_wait(cx, Wait::Connect)?;
     let id = w.task.borrow().id;
     cx.ctx.state.host.borrow_mut().spawn(id, w.seq, async move {
         Event::Connected(TcpStream::connect(addr).await)
@@ -453,9 +428,9 @@ fn park_until_ready<'gc>(
     retry: NativeFn,
 ) -> R<'gc> {
     let what = if interest.is_readable() {
-        "read"
+        Wait::Read
     } else {
-        "write"
+        Wait::Write
     };
     let w = begin_wait(cx, what)?;
     let task = w.task.borrow().id;

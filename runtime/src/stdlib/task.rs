@@ -2,7 +2,7 @@
 //! ([`crate::sched`]). Waiting natives register a waiter and park.
 
 use crate::native::{Action, Cont, NCtx, NativeFn, RtError};
-use crate::sched::{self, Task, TaskStatus, UserKind, Waiter};
+use crate::sched::{self, Task, TaskStatus, UserKind, Wait, Waiter};
 use crate::thread::Thread;
 use crate::value::Value;
 
@@ -41,10 +41,7 @@ fn check_task<'gc>(cx: &NCtx<'_, 'gc>, i: usize) -> Result<Task<'gc>, RtError<'g
 }
 
 /// The running task and a new wait sequence for it.
-pub fn begin_wait<'gc>(
-    cx: &NCtx<'_, 'gc>,
-    what: &'static str,
-) -> Result<Waiter<'gc>, RtError<'gc>> {
+pub fn begin_wait<'gc>(cx: &NCtx<'_, 'gc>, what: Wait) -> Result<Waiter<'gc>, RtError<'gc>> {
     let (task, seq) = sched::begin_wait(cx.ctx, what)
         .ok_or_else(|| RtError::msg("attempt to wait outside a task"))?;
     Ok(Waiter { task, seq, case: 0 })
@@ -67,7 +64,7 @@ fn spawn<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
 }
 
 fn yield_<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
-    let w = begin_wait(cx, "yield")?;
+    let w = begin_wait(cx, Wait::Yield)?;
     sched::wake(cx.ctx, w, Ok(Vec::new()));
     park(cx)
 }
@@ -84,7 +81,7 @@ fn sleep<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
     if seconds.is_nan() || seconds <= 0.0 {
         return yield_(cx);
     }
-    let w = begin_wait(cx, "task.sleep")?;
+    let w = begin_wait(cx, Wait::Sleep)?;
     let deadline = sched::deadline_after(cx.ctx, seconds);
     sched::add_timer(cx.ctx, deadline, w);
     park(cx)
@@ -129,7 +126,7 @@ fn join<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
     if target.borrow().status.is_over() {
         return outcome_of(cx, target);
     }
-    let w = begin_wait(cx, "task.join")?;
+    let w = begin_wait(cx, Wait::Join)?;
     if gc_arena::Gc::ptr_eq(w.task, target) {
         return Err(RtError::msg("a task cannot join itself"));
     }
