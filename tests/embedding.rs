@@ -8,6 +8,13 @@ use std::rc::Rc;
 use understudy::runtime::runtime::SharedBuffer;
 use understudy::{Config, Error, LuaValue, MultiValue, Runtime};
 
+/// What `rt`'s scripts print, from now on.
+fn capture(rt: &mut Runtime) -> Rc<RefCell<Vec<u8>>> {
+    let out = Rc::new(RefCell::new(Vec::new()));
+    rt.set_output(Box::new(SharedBuffer(out.clone())));
+    out
+}
+
 fn current_thread() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -77,8 +84,7 @@ fn registered_functions_are_called_by_their_stable_names() {
             Ok(a / b)
         }
     });
-    let out = Rc::new(RefCell::new(Vec::new()));
-    rt.set_output(Box::new(SharedBuffer(out.clone())));
+    let out = capture(&mut rt);
     rt.exec(
         br#"
         app.log("info", "starting")
@@ -110,8 +116,7 @@ fn async_functions_park_only_their_task() {
     rt.register_async("app.fails", |()| async {
         Err::<(), _>("backend down".to_owned())
     });
-    let out = Rc::new(RefCell::new(Vec::new()));
-    rt.set_output(Box::new(SharedBuffer(out.clone())));
+    let out = capture(&mut rt);
     current_thread().block_on(async {
         rt.load(
             br#"
@@ -163,8 +168,7 @@ fn spawned_functions_run_as_tasks() {
         virtual_time: true,
         ..Config::default()
     });
-    let out = Rc::new(RefCell::new(Vec::new()));
-    rt.set_output(Box::new(SharedBuffer(out.clone())));
+    let out = capture(&mut rt);
     rt.exec(
         b"function worker(name, d) task.sleep(d) print(name, task.now()) end",
         "=setup",
@@ -208,8 +212,7 @@ fn capabilities_can_be_turned_off() {
 #[test]
 fn net_connects_tasks_over_loopback() {
     let mut rt = Runtime::new(Config::default());
-    let out = Rc::new(RefCell::new(Vec::new()));
-    rt.set_output(Box::new(SharedBuffer(out.clone())));
+    let out = capture(&mut rt);
     rt.exec(
         br#"
         local l = assert(net.listen("127.0.0.1:0"))
@@ -250,8 +253,7 @@ fn net_connects_tasks_over_loopback() {
 #[test]
 fn closing_a_connection_ends_the_waits_on_it() {
     let mut rt = Runtime::new(Config::default());
-    let out = Rc::new(RefCell::new(Vec::new()));
-    rt.set_output(Box::new(SharedBuffer(out.clone())));
+    let out = capture(&mut rt);
     rt.exec(
         br#"
         local l = assert(net.listen("127.0.0.1:0"))

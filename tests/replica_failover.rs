@@ -42,14 +42,20 @@ fn announced_port(line: &str) -> u16 {
 
 /// Starts `understudy-replica` with `args` and reads the first `lines`
 /// lines it prints on stderr (its address first, then the metrics
-/// address when asked for); the rest is drained.
-fn spawn_replica(dir: &Path, certs: &Path, args: &[&str], lines: usize) -> (Proc, Vec<String>) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_understudy-replica"))
-        .args(args)
-        .arg("--data-dir")
-        .arg(dir)
-        .arg("--certs")
-        .arg(certs)
+/// address when asked for); the rest is drained. Without `certs`, `args`
+/// choose the insecure mode.
+fn spawn_replica(
+    dir: &Path,
+    certs: Option<&Path>,
+    args: &[&str],
+    lines: usize,
+) -> (Proc, Vec<String>) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_understudy-replica"));
+    command.args(args).arg("--data-dir").arg(dir);
+    if let Some(certs) = certs {
+        command.arg("--certs").arg(certs);
+    }
+    let mut child = command
         .env("RUST_LOG", "off")
         .stderr(Stdio::piped())
         .spawn()
@@ -70,7 +76,7 @@ fn spawn_replica(dir: &Path, certs: &Path, args: &[&str], lines: usize) -> (Proc
 fn replica(dir: &Path, certs: &Path) -> (Proc, u16) {
     let (proc_, lines) = spawn_replica(
         dir,
-        certs,
+        Some(certs),
         &["--listen", "127.0.0.1:0", "--failure-timeout", "300ms"],
         1,
     );
@@ -80,18 +86,36 @@ fn replica(dir: &Path, certs: &Path) -> (Proc, u16) {
 /// The kv-cache example replicating to `replica_port`, on an ephemeral
 /// TCP port; returns it and its port.
 fn primary(certs: &Path, replica_port: u16, consistency: &str) -> (Proc, u16) {
-    let root = env!("CARGO_MANIFEST_DIR");
+    let (proc_, port, _) = spawn_primary(
+        &[
+            "--consistency",
+            consistency,
+            "--replicate-to",
+            &format!("127.0.0.1:{replica_port}"),
+            "--certs",
+            &certs.display().to_string(),
+            "--checkpoint-every",
+            "10ms",
+        ],
+        0,
+    );
+    (proc_, port)
+}
+
+/// `understudy run OPTIONS kv-cache --port 0`; returns the process, the
+/// port it announced, and the first `stderr_lines` lines of its stderr
+/// (the rest is drained).
+fn spawn_primary(options: &[&str], stderr_lines: usize) -> (Proc, u16, Vec<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_understudy"))
         .arg("run")
-        .args(["--consistency", consistency])
-        .args(["--replicate-to", &format!("127.0.0.1:{replica_port}")])
-        .arg("--certs")
-        .arg(certs)
-        .args(["--checkpoint-every", "10ms"])
-        .arg(format!("{root}/examples/kv-cache/main.lua"))
+        .args(options)
+        .arg(format!(
+            "{}/examples/kv-cache/main.lua",
+            env!("CARGO_MANIFEST_DIR")
+        ))
         .args(["--port", "0"])
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("starting understudy run");
     let mut line = String::new();
@@ -99,7 +123,15 @@ fn primary(certs: &Path, replica_port: u16, consistency: &str) -> (Proc, u16) {
         .read_line(&mut line)
         .unwrap();
     assert!(line.starts_with("kv-cache listening"), "{line}");
-    (Proc(child), announced_port(&line))
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut lines = Vec::new();
+    for _ in 0..stderr_lines {
+        let mut l = String::new();
+        err.read_line(&mut l).unwrap();
+        lines.push(l);
+    }
+    std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
+    (Proc(child), announced_port(&line), lines)
 }
 
 /// One RESP command on a fresh connection; None if the server is not there.
@@ -305,7 +337,7 @@ fn both_sides_serve_prometheus_metrics() {
     make_certs(&certs);
     let (_replica, lines) = spawn_replica(
         &root.join("data"),
-        &certs,
+        Some(&certs),
         &["--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0"],
         2,
     );
@@ -313,32 +345,18 @@ fn both_sides_serve_prometheus_metrics() {
     let replica_port = announced_port(first);
     let replica_metrics = metrics_addr(second);
 
-    let mut primary = Command::new(env!("CARGO_BIN_EXE_understudy"))
-        .arg("run")
-        .args(["--replicate-to", &format!("127.0.0.1:{replica_port}")])
-        .arg("--certs")
-        .arg(&certs)
-        .args(["--metrics", "127.0.0.1:0"])
-        .arg(format!(
-            "{}/examples/kv-cache/main.lua",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .args(["--port", "0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(primary.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port = announced_port(&line);
-    let mut err_line = String::new();
-    BufReader::new(primary.stderr.take().unwrap())
-        .read_line(&mut err_line)
-        .unwrap();
-    let _primary = Proc(primary);
-    let primary_metrics = metrics_addr(&err_line);
+    let (_primary, port, err_lines) = spawn_primary(
+        &[
+            "--replicate-to",
+            &format!("127.0.0.1:{replica_port}"),
+            "--certs",
+            &certs.display().to_string(),
+            "--metrics",
+            "127.0.0.1:0",
+        ],
+        1,
+    );
+    let primary_metrics = metrics_addr(&err_lines[0]);
     wait_for(port, "the primary");
     for i in 0..20 {
         command(port, &["SET", &format!("m{i}"), "v"]).unwrap();
@@ -422,7 +440,7 @@ fn a_short_partition_is_ridden_out_and_a_long_one_fails_over_and_fences() {
     make_certs(&certs);
     let (_replica, lines) = spawn_replica(
         &root.join("data"),
-        &certs,
+        Some(&certs),
         &["--listen", "127.0.0.1:0", "--failure-timeout", "1s"],
         1,
     );
@@ -521,7 +539,7 @@ fn a_restarted_replica_resyncs_and_the_primary_reconnects() {
     let listen = format!("127.0.0.1:{replica_port}");
     let (_replica, _) = spawn_replica(
         &data,
-        &certs,
+        Some(&certs),
         &["--listen", &listen, "--failure-timeout", "300ms"],
         1,
     );
@@ -573,42 +591,28 @@ fn the_insecure_mode_works_on_loopback_only() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("loopback tests only"));
     // On 127.0.0.1 it replicates and fails over like the secure link.
-    let mut replica = Command::new(env!("CARGO_BIN_EXE_understudy-replica"))
-        .args(["--listen", "127.0.0.1:0", "--insecure-loopback"])
-        .args(["--failure-timeout", "300ms"])
-        .arg("--data-dir")
-        .arg(root.join("data"))
-        .env("RUST_LOG", "off")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    let mut err = BufReader::new(replica.stderr.take().unwrap());
-    err.read_line(&mut line).unwrap();
-    std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
-    let _replica = Proc(replica);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_understudy"))
-        .arg("run")
-        .args([
+    let (_replica, lines) = spawn_replica(
+        &root.join("data"),
+        None,
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--insecure-loopback",
+            "--failure-timeout",
+            "300ms",
+        ],
+        1,
+    );
+    let line = &lines[0];
+    let (primary, port, _) = spawn_primary(
+        &[
             "--replicate-to",
-            &format!("127.0.0.1:{}", announced_port(&line)),
-        ])
-        .arg("--insecure-loopback")
-        .arg(format!(
-            "{}/examples/kv-cache/main.lua",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .args(["--port", "0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    let port = announced_port(&first);
-    let mut primary = Proc(child);
+            &format!("127.0.0.1:{}", announced_port(line)),
+            "--insecure-loopback",
+        ],
+        0,
+    );
+    let mut primary = primary;
     wait_for(port, "the primary");
     assert_eq!(
         command(port, &["SET", "k", "v"]).as_deref(),

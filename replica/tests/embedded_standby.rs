@@ -2,6 +2,8 @@
 //! own, replicates to a standby run through the library; when the primary
 //! stops, the standby resumes the program with the same native registered.
 
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -29,33 +31,36 @@ end
 print("done at", n)
 "#;
 
-#[test]
-fn an_embedded_program_with_its_natives_fails_over() {
-    let dir = std::env::temp_dir().join(format!("understudy-embedded-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    make_certs(&dir.join("certs")).unwrap();
-    let data = dir.join("data");
-
-    // The standby, on its own thread.
+/// A standby on its own thread (its own tokio runtime): once it takes
+/// over, it resumes the program in the runtime `build` makes (with the
+/// application's natives) and returns what the program printed. Also
+/// returns the address primaries connect to.
+fn spawn_standby(
+    certs: PathBuf,
+    data: PathBuf,
+    build: fn(SharedBuffer) -> Runtime,
+) -> (std::thread::JoinHandle<String>, SocketAddr) {
     let (addr_tx, addr_rx) = mpsc::channel();
-    let standby_certs = dir.join("certs");
     let standby = std::thread::spawn(move || {
         let io = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap();
         io.block_on(async move {
-            let certs = Certs::load(&standby_certs, "replica").unwrap();
+            let certs = Certs::load(&certs, "replica").unwrap();
             let endpoint =
                 understudy_replica::endpoint("127.0.0.1:0".parse().unwrap(), &certs).unwrap();
             addr_tx.send(endpoint.local_addr().unwrap()).unwrap();
-            let standby = Standby::open(&data).unwrap();
-            let takeover =
-                understudy_replica::stand_by(standby, endpoint, Duration::from_millis(300), &[])
-                    .await
-                    .unwrap();
+            let takeover = understudy_replica::stand_by(
+                Standby::open(&data).unwrap(),
+                endpoint,
+                Duration::from_millis(300),
+                &[],
+            )
+            .await
+            .unwrap();
             let out = SharedBuffer::default();
-            let mut rt = app_runtime(out.clone());
+            let mut rt = build(out.clone());
             takeover.restore_into(&mut rt).unwrap();
             tokio::time::timeout(Duration::from_secs(20), rt.run())
                 .await
@@ -65,7 +70,18 @@ fn an_embedded_program_with_its_natives_fails_over() {
             text
         })
     });
-    let replica_addr = addr_rx.recv().unwrap();
+    (standby, addr_rx.recv().unwrap())
+}
+
+#[test]
+fn an_embedded_program_with_its_natives_fails_over() {
+    let dir = std::env::temp_dir().join(format!("understudy-embedded-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    make_certs(&dir.join("certs")).unwrap();
+    let data = dir.join("data");
+
+    // The standby, on its own thread.
+    let (standby, replica_addr) = spawn_standby(dir.join("certs"), data, app_runtime);
 
     // The primary: runs part of the program, replicating, then stops dead.
     let primary_out = SharedBuffer::default();
@@ -121,6 +137,15 @@ fn an_embedded_program_with_its_natives_fails_over() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// Short turns on a virtual clock: many safepoints, reproducible output.
+fn fidelity_config() -> Config {
+    Config {
+        virtual_time: true,
+        slice: 61,
+        ..Config::default()
+    }
+}
+
 /// Resume fidelity through the replica: a program with tasks sleeping,
 /// channels holding values and coroutines suspended, stopped on the primary
 /// at a safepoint after its checkpoint is acknowledged, finishes on the
@@ -130,18 +155,13 @@ fn programs_resume_on_the_standby_as_if_never_interrupted() {
     let dir = std::env::temp_dir().join(format!("understudy-fidelity-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     make_certs(&dir.join("certs")).unwrap();
-    let config = || Config {
-        virtual_time: true,
-        slice: 61,
-        ..Config::default()
-    };
     let programs = ["tasks_and_channels.lua", "suspended_everywhere.lua"];
     for (p, name) in programs.iter().enumerate() {
         let path = format!("{}/../tests/checkpoint/{name}", env!("CARGO_MANIFEST_DIR"));
         let source = std::fs::read(&path).unwrap();
         // Uninterrupted, counting turns.
         let expected = SharedBuffer::default();
-        let mut rt = Runtime::new(config());
+        let mut rt = Runtime::new(fidelity_config());
         rt.set_output(Box::new(expected.clone()));
         rt.load(&source, "=program", &[]).unwrap();
         let mut turns = 0u64;
@@ -155,39 +175,13 @@ fn programs_resume_on_the_standby_as_if_never_interrupted() {
         {
             let stop_at = stop_at.max(1);
             let data = dir.join(format!("data-{p}-{k}"));
-            let (addr_tx, addr_rx) = mpsc::channel();
-            let standby_certs = dir.join("certs");
-            let standby = std::thread::spawn(move || {
-                let io = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .unwrap();
-                io.block_on(async move {
-                    let certs = Certs::load(&standby_certs, "replica").unwrap();
-                    let endpoint =
-                        understudy_replica::endpoint("127.0.0.1:0".parse().unwrap(), &certs)
-                            .unwrap();
-                    addr_tx.send(endpoint.local_addr().unwrap()).unwrap();
-                    let takeover = understudy_replica::stand_by(
-                        Standby::open(&data).unwrap(),
-                        endpoint,
-                        Duration::from_millis(300),
-                        &[],
-                    )
-                    .await
-                    .unwrap();
-                    let out = SharedBuffer::default();
-                    let mut rt = Runtime::new(config());
-                    rt.set_output(Box::new(out.clone()));
-                    takeover.restore_into(&mut rt).unwrap();
-                    rt.run().await.unwrap();
-                    let text = String::from_utf8_lossy(&out.0.borrow()).into_owned();
-                    text
-                })
+            let (standby, replica_addr) = spawn_standby(dir.join("certs"), data, |out| {
+                let mut rt = Runtime::new(fidelity_config());
+                rt.set_output(Box::new(out));
+                rt
             });
-            let replica_addr = addr_rx.recv().unwrap();
             let out = SharedBuffer::default();
-            let mut rt = Runtime::new(config());
+            let mut rt = Runtime::new(fidelity_config());
             rt.set_output(Box::new(out.clone()));
             let sender = Sender::start(
                 replica_addr,
