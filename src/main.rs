@@ -321,16 +321,28 @@ fn start_checkpointing(
             every_instructions: None,
         },
         move |image, info: &CheckpointInfo| {
-            if let Some(sender) = &sink_sender {
-                sender.progress.last_pause_us.store(
-                    info.pause.as_micros() as u64,
-                    std::sync::atomic::Ordering::SeqCst,
-                );
-                sender.submit(image.clone());
-            }
+            // The replica gets the image first (the local fsync must not
+            // delay it); it takes the image itself unless the store needs
+            // it after.
+            let image = match &sink_sender {
+                Some(sender) => {
+                    sender.progress.last_pause_us.store(
+                        info.pause.as_micros() as u64,
+                        std::sync::atomic::Ordering::SeqCst,
+                    );
+                    if store.is_some() {
+                        sender.submit(image.clone());
+                        image
+                    } else {
+                        sender.submit(image);
+                        return;
+                    }
+                }
+                None => image,
+            };
             let Some(store) = &store else { return };
             let mut store = store.borrow_mut();
-            let written = store.write(image).and_then(|w| {
+            let written = store.write(&image).and_then(|w| {
                 store.record_stats(&format!(
                     "epoch {} {} pause_us {} records {} bytes {}",
                     w.epoch,

@@ -16,7 +16,7 @@ fn recording(rt: &mut Runtime, policy: CheckpointPolicy) -> Taken {
     let taken: Taken = Rc::default();
     let sink = taken.clone();
     rt.set_checkpointing(policy, move |image, info| {
-        sink.borrow_mut().push((image.clone(), *info))
+        sink.borrow_mut().push((image, *info))
     });
     taken
 }
@@ -129,7 +129,7 @@ fn timers_continue_and_connections_are_lost_after_a_restore() {
     let slot = image.clone();
     rt.set_checkpointing(CheckpointPolicy::default(), move |img, _| {
         if slot.borrow().is_none() {
-            *slot.borrow_mut() = Some(img.clone());
+            *slot.borrow_mut() = Some(img);
         }
     });
     // Run until the checkpoint is taken, then stop this runtime (its

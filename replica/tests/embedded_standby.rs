@@ -95,7 +95,7 @@ fn an_embedded_program_with_its_natives_fails_over() {
             every_instructions: None,
         },
         move |image, _| {
-            sender.submit(image.clone());
+            sender.submit(image);
         },
     );
     rt.load(PROGRAM, "=app", &[]).unwrap();
@@ -192,7 +192,7 @@ fn programs_resume_on_the_standby_as_if_never_interrupted() {
             .unwrap();
             let progress = sender.progress.clone();
             rt.set_checkpointing(CheckpointPolicy::default(), move |image, _| {
-                sender.submit(image.clone());
+                sender.submit(image);
             });
             rt.load(&source, "=program", &[]).unwrap();
             rt.checkpoint_now();

@@ -105,7 +105,7 @@ pub struct CheckpointInfo {
     pub records: usize,
 }
 
-type CheckpointSink = Box<dyn FnMut(&crate::image::Image, &CheckpointInfo)>;
+type CheckpointSink = Box<dyn FnMut(crate::image::Image, &CheckpointInfo)>;
 
 /// Checkpoints taken by the runtime itself.
 struct Checkpointing {
@@ -562,12 +562,12 @@ impl Runtime {
     }
 
     /// Takes checkpoints at safepoints by `policy` (and whenever asked),
-    /// handing each image to `sink`: the first is full, the others deltas
-    /// against the previous one.
+    /// handing each image to `sink` (which owns it: no copy is made): the
+    /// first is full, the others deltas against the previous one.
     pub fn set_checkpointing(
         &mut self,
         policy: CheckpointPolicy,
-        sink: impl FnMut(&crate::image::Image, &CheckpointInfo) + 'static,
+        sink: impl FnMut(crate::image::Image, &CheckpointInfo) + 'static,
     ) {
         let now = self.arena.mutate(|_, state| state.sched.borrow().now);
         self.checkpointing = Some(Checkpointing {
@@ -661,7 +661,7 @@ impl Runtime {
             pause,
             records: image.objects.len(),
         };
-        (c.sink)(&image, &info);
+        (c.sink)(image, &info);
         if self.output_commit.is_some() {
             // Output from now on belongs to the next epoch.
             let next = c.taken + 1;

@@ -147,7 +147,7 @@ async fn standby(cli: Cli) -> anyhow::Result<()> {
             every_instructions: None,
         },
         move |image, _| {
-            if let Err(e) = store.write(image) {
+            if let Err(e) = store.write(&image) {
                 tracing::warn!("checkpoint not written: {e}");
             }
         },
