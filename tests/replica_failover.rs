@@ -151,6 +151,28 @@ fn command(port: u16, args: &[&str]) -> Option<String> {
     Some(String::from_utf8_lossy(&buf[..n]).into_owned())
 }
 
+/// SET each key to "x", every reply checked.
+fn set_x(port: u16, keys: impl IntoIterator<Item = String>) {
+    for key in keys {
+        assert_eq!(
+            command(port, &["SET", &key, "x"]).as_deref(),
+            Some("+OK\r\n"),
+            "{key}"
+        );
+    }
+}
+
+/// Every key holds "x".
+fn assert_x(port: u16, keys: impl IntoIterator<Item = String>) {
+    for key in keys {
+        assert_eq!(
+            command(port, &["GET", &key]).as_deref(),
+            Some("$1\r\nx\r\n"),
+            "{key}"
+        );
+    }
+}
+
 fn wait_for(port: u16, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while command(port, &["PING"]).as_deref() != Some("+PONG\r\n") {
@@ -455,12 +477,7 @@ fn a_short_partition_is_ridden_out_and_a_long_one_fails_over_and_fences() {
     // Both run on this machine: the promoted replica gets the port once
     // the fenced primary has let it go (it retries its accept).
 
-    for i in 0..10 {
-        assert_eq!(
-            command(port, &["SET", &format!("a{i}"), "x"]).as_deref(),
-            Some("+OK\r\n")
-        );
-    }
+    set_x(port, (0..10).map(|i| format!("a{i}")));
     // Shorter than the failure timeout: replies wait, nothing fails over.
     relay.partition(Duration::from_millis(400));
     let started = Instant::now();
@@ -472,12 +489,7 @@ fn a_short_partition_is_ridden_out_and_a_long_one_fails_over_and_fences() {
         started.elapsed() >= Duration::from_millis(300),
         "the reply did not wait for the link"
     );
-    for i in 0..10 {
-        assert_eq!(
-            command(port, &["SET", &format!("b{i}"), "x"]).as_deref(),
-            Some("+OK\r\n")
-        );
-    }
+    set_x(port, (0..10).map(|i| format!("b{i}")));
     assert!(
         !root.join("data").join("TERM").exists(),
         "promoted during a short partition"
@@ -505,17 +517,13 @@ fn a_short_partition_is_ridden_out_and_a_long_one_fails_over_and_fences() {
     );
     // Every write acknowledged before the partition is in the promoted image.
     wait_for(port, "the promoted replica");
-    for key in (0..10)
-        .map(|i| format!("a{i}"))
-        .chain((0..10).map(|i| format!("b{i}")))
-        .chain(["during".to_owned()])
-    {
-        assert_eq!(
-            command(port, &["GET", &key]).as_deref(),
-            Some("$1\r\nx\r\n"),
-            "{key}"
-        );
-    }
+    assert_x(
+        port,
+        (0..10)
+            .map(|i| format!("a{i}"))
+            .chain((0..10).map(|i| format!("b{i}")))
+            .chain(["during".to_owned()]),
+    );
     std::fs::remove_dir_all(&root).unwrap();
 }
 
@@ -528,12 +536,7 @@ fn a_restarted_replica_resyncs_and_the_primary_reconnects() {
     let (replica1, replica_port) = replica(&data, &certs);
     let (mut primary, port) = primary(&certs, replica_port, "output-commit");
     wait_for(port, "the primary");
-    for i in 0..10 {
-        assert_eq!(
-            command(port, &["SET", &format!("a{i}"), "x"]).as_deref(),
-            Some("+OK\r\n")
-        );
-    }
+    set_x(port, (0..10).map(|i| format!("a{i}")));
     // The replica dies and comes back on the same address from its disk.
     drop(replica1);
     let listen = format!("127.0.0.1:{replica_port}");
@@ -545,22 +548,14 @@ fn a_restarted_replica_resyncs_and_the_primary_reconnects() {
     );
     // The primary reconnects (its held replies go out once the restarted
     // replica has their epochs) and goes on.
-    for i in 0..10 {
-        assert_eq!(
-            command(port, &["SET", &format!("b{i}"), "x"]).as_deref(),
-            Some("+OK\r\n")
-        );
-    }
+    set_x(port, (0..10).map(|i| format!("b{i}")));
     primary.0.kill().unwrap();
     primary.0.wait().unwrap();
     wait_for(port, "the promoted replica");
-    for key in (0..10).flat_map(|i| [format!("a{i}"), format!("b{i}")]) {
-        assert_eq!(
-            command(port, &["GET", &key]).as_deref(),
-            Some("$1\r\nx\r\n"),
-            "{key}"
-        );
-    }
+    assert_x(
+        port,
+        (0..10).flat_map(|i| [format!("a{i}"), format!("b{i}")]),
+    );
     std::fs::remove_dir_all(&root).unwrap();
 }
 
