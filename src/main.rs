@@ -2,19 +2,16 @@
 
 mod inspect;
 
-use std::cell::RefCell;
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::rc::Rc;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use understudy::runtime::runtime::{CheckpointInfo, CheckpointPolicy};
+use understudy_checkpointer::protect::{self, ProtectOptions, Protection};
 use understudy_checkpointer::replication::Certs;
-use understudy_checkpointer::sender::Sender;
-use understudy_checkpointer::store::{self, Store};
+use understudy_checkpointer::store;
 use understudy_runtime::{Config, Error, Runtime};
 
 #[derive(Parser)]
@@ -212,12 +209,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if let Err(e) = rt.load(source, &chunkname, &script_args) {
                 return Ok(report(e));
             }
-            let store = start_checkpointing(
+            let protection = start_checkpointing(
                 &mut rt,
                 &checkpointing,
                 understudy_checkpointer::new_runtime_id(),
             )?;
-            drive(rt, store)
+            drive(rt, protection, checkpointing.metrics)
         }
         Command::Resume {
             limits,
@@ -245,8 +242,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 metrics: None,
                 insecure_loopback: false,
             };
-            let store = start_checkpointing(&mut rt, &checkpointing, loaded.runtime_id)?;
-            drive(rt, store)
+            let protection = start_checkpointing(&mut rt, &checkpointing, loaded.runtime_id)?;
+            drive(rt, protection, None)
         }
         Command::Certs { out } => {
             understudy_checkpointer::replication::make_certs(&out)
@@ -264,32 +261,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// What checkpointing needs once the run ends.
-struct Checkpointer {
-    /// Errors of the local writer, reported at the end.
-    errors: Rc<RefCell<Vec<String>>>,
-    sender: Option<Rc<Sender>>,
-    metrics: Option<std::net::SocketAddr>,
-}
-
 /// Makes the runtime checkpoint into a directory and/or to a replica, by
 /// the interval, starting with one now. None when neither is asked for.
 fn start_checkpointing(
     rt: &mut Runtime,
     options: &Checkpointing,
     runtime_id: u64,
-) -> anyhow::Result<Option<Checkpointer>> {
+) -> anyhow::Result<Option<Protection>> {
     if options.checkpoint_dir.is_none() && options.replicate_to.is_none() {
         return Ok(None);
     }
-    let store = match &options.checkpoint_dir {
-        Some(dir) => Some(Rc::new(RefCell::new(
-            Store::open(dir, runtime_id)
-                .with_context(|| format!("opening the checkpoint directory {}", dir.display()))?,
-        ))),
-        None => None,
-    };
-    let sender = match options.replicate_to {
+    let replica = match options.replicate_to {
         Some(addr) => {
             let client = if options.insecure_loopback {
                 eprintln!("understudy: insecure loopback mode: the replica is not authenticated");
@@ -301,112 +283,56 @@ fn start_checkpointing(
                 let certs = Certs::load(dir, "primary").context("loading certificates")?;
                 understudy_checkpointer::replication::client_config(&certs)?
             };
-            Some(Rc::new(
-                Sender::start_with(addr, client, runtime_id, 1).context("starting replication")?,
-            ))
+            Some((addr, client))
         }
         None => None,
     };
-    let every = options.checkpoint_every.unwrap_or(if sender.is_some() {
+    let every = options.checkpoint_every.unwrap_or(if replica.is_some() {
         DEFAULT_REPLICATION_EVERY
     } else {
         DEFAULT_CHECKPOINT_EVERY
     });
-    let errors: Rc<RefCell<Vec<String>>> = Rc::default();
-    let sink_errors = errors.clone();
-    let sink_sender = sender.clone();
-    rt.set_checkpointing(
-        CheckpointPolicy {
-            every: Some(every),
-            every_instructions: None,
+    let protection = Protection::start(
+        rt,
+        ProtectOptions {
+            runtime_id,
+            every,
+            checkpoint_dir: options.checkpoint_dir.clone(),
+            replica,
+            consistency: match options.consistency {
+                Consistency::OutputCommit => protect::Consistency::OutputCommit,
+                Consistency::Async => protect::Consistency::Async,
+            },
         },
-        move |image, info: &CheckpointInfo| {
-            // The replica gets the image first (the local fsync must not
-            // delay it); it takes the image itself unless the store needs
-            // it after.
-            let image = match &sink_sender {
-                Some(sender) => {
-                    sender.progress.last_pause_us.store(
-                        info.pause.as_micros() as u64,
-                        std::sync::atomic::Ordering::SeqCst,
-                    );
-                    if store.is_some() {
-                        sender.submit(image.clone());
-                        image
-                    } else {
-                        sender.submit(image);
-                        return;
-                    }
-                }
-                None => image,
-            };
-            let Some(store) = &store else { return };
-            let mut store = store.borrow_mut();
-            let written = store.write(&image).and_then(|w| {
-                store.record_stats(&format!(
-                    "epoch {} {} pause_us {} records {} bytes {}",
-                    w.epoch,
-                    if info.full { "full" } else { "delta" },
-                    info.pause.as_micros(),
-                    info.records,
-                    w.bytes
-                ))
-            });
-            if let Err(e) = written {
-                sink_errors.borrow_mut().push(e.to_string());
-            }
-        },
-    );
-    if let (Some(s), Consistency::OutputCommit) = (&sender, options.consistency) {
-        rt.set_output_commit(s.progress.acked.clone(), s.progress.ack_signal.clone());
-    }
-    rt.checkpoint_now();
-    Ok(Some(Checkpointer {
-        errors,
-        sender,
-        metrics: options.metrics,
-    }))
+    )
+    .with_context(|| match &options.checkpoint_dir {
+        Some(dir) => format!("checkpointing into {}", dir.display()),
+        None => "starting replication".to_owned(),
+    })?;
+    Ok(Some(protection))
 }
 
 /// Runs until every task finishes, a signal, or (replicating) a replica
 /// that took over fences this primary. With checkpointing, a last
 /// checkpoint is taken at the end so `resume` continues from there.
-fn drive(mut rt: Runtime, checkpointer: Option<Checkpointer>) -> anyhow::Result<ExitCode> {
+fn drive(
+    mut rt: Runtime,
+    protection: Option<Protection>,
+    metrics: Option<std::net::SocketAddr>,
+) -> anyhow::Result<ExitCode> {
     let io = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the I/O runtime")?;
-    let sender = checkpointer.as_ref().and_then(|c| c.sender.clone());
-    let was_fenced = Rc::new(std::cell::Cell::new(false));
-    let flag = was_fenced.clone();
+    let was_fenced = std::cell::Cell::new(false);
     // The handlers go in now: a signal that arrives before the run first
     // looks at them must still stop it cleanly.
     let signals = {
         let _guard = io.enter();
         understudy::shutdown::Signals::install()
     };
-    let stop = async move {
-        let fenced = async {
-            match &sender {
-                Some(s) => loop {
-                    if s.progress.fenced.load(std::sync::atomic::Ordering::SeqCst) {
-                        return;
-                    }
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                },
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            _ = signals.recv() => {}
-            _ = fenced => flag.set(true),
-        }
-    };
-    if let (Some(addr), Some(sender)) = (
-        checkpointer.as_ref().and_then(|c| c.metrics),
-        checkpointer.as_ref().and_then(|c| c.sender.clone()),
-    ) {
-        let progress = sender.progress.clone();
+    let progress = protection.as_ref().and_then(Protection::progress);
+    if let (Some(addr), Some(progress)) = (metrics, progress.clone()) {
         let bound = io
             .block_on(understudy_checkpointer::metrics::serve(
                 addr,
@@ -415,23 +341,35 @@ fn drive(mut rt: Runtime, checkpointer: Option<Checkpointer>) -> anyhow::Result<
             .with_context(|| format!("serving metrics on {addr}"))?;
         eprintln!("understudy: metrics on http://{bound}/metrics");
     }
+    let stop = async {
+        let fenced = async {
+            match &protection {
+                Some(p) => p.fenced().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = signals.recv() => {}
+            _ = fenced => was_fenced.set(true),
+        }
+    };
     let result = io.block_on(rt.run_until(stop));
     if was_fenced.get() {
         eprintln!("understudy: a replica took over with a newer term; this primary stops");
         return Ok(ExitCode::FAILURE);
     }
-    if let Some(c) = checkpointer {
+    if let Some(p) = protection {
         if result.is_ok() {
             rt.checkpoint_now();
         }
-        if let Some((n, median, p99)) = c.sender.as_ref().and_then(|s| s.progress.ack_latency()) {
+        if let Some((n, median, p99)) = progress.as_ref().and_then(|p| p.ack_latency()) {
             eprintln!(
                 "understudy: replication: {n} epochs acknowledged; ack latency median {:.2} ms, p99 {:.2} ms",
                 median.as_secs_f64() * 1e3,
                 p99.as_secs_f64() * 1e3
             );
         }
-        for e in c.errors.borrow().iter() {
+        for e in p.errors() {
             eprintln!("understudy: checkpoint not written: {e}");
         }
     }

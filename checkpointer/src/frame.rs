@@ -78,6 +78,8 @@ pub enum FrameError {
     Decode(String),
     #[error("the header says {header:?} but the body holds a {body:?} image")]
     KindMismatch { header: Kind, body: Kind },
+    #[error("a {} frame cannot have epoch {epoch} after epoch {parent}", if *parent == 0 { "full" } else { "delta" })]
+    BadEpochs { epoch: u64, parent: u64 },
     #[error("delta for epoch {found} does not follow epoch {expected}")]
     WrongParent { expected: u64, found: u64 },
     #[error("{0} bytes after the frame")]
@@ -92,14 +94,12 @@ fn kind_of(image: &Image) -> Kind {
     }
 }
 
-/// Where a frame stands in a stream.
+/// Whose stream a frame belongs to. Its epoch and parent come from the
+/// image itself (stamped by the runtime).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Position {
     pub runtime_id: u64,
     pub term: u64,
-    pub epoch: u64,
-    /// For a delta: the epoch it applies to.
-    pub parent_epoch: u64,
 }
 
 /// Encodes `image` as one frame.
@@ -122,8 +122,8 @@ pub fn encode(image: &Image, at: Position, compression: Compression) -> Vec<u8> 
     });
     out.extend_from_slice(&at.runtime_id.to_le_bytes());
     out.extend_from_slice(&at.term.to_le_bytes());
-    out.extend_from_slice(&at.epoch.to_le_bytes());
-    let parent = if image.full { 0 } else { at.parent_epoch };
+    out.extend_from_slice(&image.epoch.to_le_bytes());
+    let parent = if image.full { 0 } else { image.parent };
     out.extend_from_slice(&parent.to_le_bytes());
     out.extend_from_slice(&(body.len() as u64).to_le_bytes());
     out.extend_from_slice(&crc32c::crc32c(&body).to_le_bytes());
@@ -179,6 +179,17 @@ pub fn decode_header(bytes: &[u8]) -> Result<Header, FrameError> {
         1 => Compression::Lz4,
         c => return Err(FrameError::BadCompression(c)),
     };
+    let (epoch, parent_epoch) = (u64_at(bytes, 24), u64_at(bytes, 32));
+    let epochs_fit = match kind {
+        Kind::Full => parent_epoch == 0,
+        Kind::Delta => parent_epoch < epoch,
+    };
+    if !epochs_fit {
+        return Err(FrameError::BadEpochs {
+            epoch,
+            parent: parent_epoch,
+        });
+    }
     let body_len = u64_at(bytes, 40);
     if body_len > MAX_BODY {
         return Err(FrameError::TooLarge(body_len));
@@ -188,8 +199,8 @@ pub fn decode_header(bytes: &[u8]) -> Result<Header, FrameError> {
         compression,
         runtime_id: u64_at(bytes, 8),
         term: u64_at(bytes, 16),
-        epoch: u64_at(bytes, 24),
-        parent_epoch: u64_at(bytes, 32),
+        epoch,
+        parent_epoch,
         body_len,
         body_crc: u32_at(bytes, 48),
     })
@@ -230,8 +241,10 @@ pub fn decode_prefix(bytes: &[u8]) -> Result<(Header, Image, usize), FrameError>
             &raw[..]
         }
     };
-    let image: Image =
+    let mut image: Image =
         postcard::from_bytes(plain).map_err(|e| FrameError::Decode(e.to_string()))?;
+    image.epoch = header.epoch;
+    image.parent = header.parent_epoch;
     let body_kind = kind_of(&image);
     if body_kind != header.kind {
         return Err(FrameError::KindMismatch {

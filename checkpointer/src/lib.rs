@@ -6,6 +6,8 @@
 
 pub mod frame;
 pub mod metrics;
+pub mod protect;
+pub mod protocol;
 pub mod replication;
 pub mod sender;
 pub mod store;

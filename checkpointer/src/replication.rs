@@ -1,59 +1,11 @@
-//! The replication link between a primary and its replica: mutual TLS over
-//! QUIC, one bidirectional stream, length-prefixed postcard messages.
-//!
-//! ```text
-//! primary                                 replica
-//!   Hello { runtime, term, epoch }  ->
-//!                                   <-  Welcome { runtime, term, acked }
-//!   Frame(bytes) / Heartbeat        ->
-//!                                   <-  Ack { epoch } / Fenced { term }
-//! ```
-//!
-//! The replica answers `Welcome` with what it holds; a primary whose
-//! runtime differs, or that is ahead of a gap, sends a full image first.
-//! A replica that promoted itself has a higher term and answers `Fenced`.
+//! The replication link's transport: mutual TLS over QUIC (certificates,
+//! client and server configs, the loopback-only insecure mode). What
+//! travels on it is [`crate::protocol`]'s.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use quinn::rustls;
-use serde::{Deserialize, Serialize};
-
-/// Largest message accepted (a full frame of a large heap fits).
-pub const MAX_MESSAGE: u32 = 1 << 31;
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum ToReplica {
-    Hello {
-        runtime_id: u64,
-        term: u64,
-    },
-    /// An encoded frame (see [`crate::frame`]).
-    Frame(Vec<u8>),
-    Heartbeat,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum ToPrimary {
-    /// What the replica holds: the runtime and epoch of its image (0: none).
-    Welcome {
-        runtime_id: u64,
-        term: u64,
-        acked_epoch: u64,
-    },
-    Ack {
-        epoch: u64,
-    },
-    /// The replica serves with a higher term: the primary must stop.
-    Fenced {
-        term: u64,
-    },
-    /// A frame was refused (bad or out of order): the primary resyncs
-    /// with a full image.
-    Refused {
-        reason: String,
-    },
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum LinkError {
@@ -67,41 +19,6 @@ pub enum LinkError {
     Tls(String),
     #[error("QUIC: {0}")]
     Quic(String),
-}
-
-pub async fn send<T: Serialize>(stream: &mut quinn::SendStream, msg: &T) -> Result<(), LinkError> {
-    let body = postcard::to_stdvec(msg).map_err(|e| LinkError::Decode(e.to_string()))?;
-    let quic = |e: quinn::WriteError| LinkError::Quic(e.to_string());
-    stream
-        .write_all(&(body.len() as u32).to_le_bytes())
-        .await
-        .map_err(quic)?;
-    stream.write_all(&body).await.map_err(quic)?;
-    Ok(())
-}
-
-/// The next message, or None at a clean end of stream.
-pub async fn recv<T: for<'de> Deserialize<'de>>(
-    stream: &mut quinn::RecvStream,
-) -> Result<Option<T>, LinkError> {
-    let mut len = [0u8; 4];
-    match stream.read_exact(&mut len).await {
-        Ok(()) => {}
-        Err(quinn::ReadExactError::FinishedEarly(0)) => return Ok(None),
-        Err(e) => return Err(LinkError::Quic(e.to_string())),
-    }
-    let len = u32::from_le_bytes(len);
-    if len > MAX_MESSAGE {
-        return Err(LinkError::TooLarge(len));
-    }
-    let mut body = vec![0u8; len as usize];
-    stream
-        .read_exact(&mut body)
-        .await
-        .map_err(|e| LinkError::Quic(e.to_string()))?;
-    postcard::from_bytes(&body)
-        .map(Some)
-        .map_err(|e| LinkError::Decode(e.to_string()))
 }
 
 /// The certificates of a deployment, as `understudy certs` writes them.

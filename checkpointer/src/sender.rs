@@ -1,26 +1,23 @@
 //! The primary's side of replication: images go from the VM thread to a
-//! sender thread, which encodes them and ships them to the replica. The VM
-//! never waits on the network.
-//!
-//! The sender keeps the image the replica should hold (the last full image
-//! with every later delta applied). While the link is busy or down, new
-//! deltas are folded into one ([`Image::merge_delta`]) instead of queueing;
-//! after a reconnect to a replica that does not hold our last epoch, it
-//! sends that merged full image, then deltas again.
+//! sender thread, which drives the protocol machine
+//! ([`crate::protocol::Primary`]) over one QUIC connection to the replica:
+//! a control stream (handshake, heartbeats, acks) and a data stream
+//! (frames). The VM never waits on the network. This file only moves
+//! bytes and time between quinn and the machine; every decision is the
+//! machine's.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 use understudy_runtime::image::Image;
 
-use crate::frame::{self, Compression, Position};
-use crate::replication::{self, Certs, LinkError, ToPrimary, ToReplica, REPLICA_NAME};
+use crate::protocol::wire::{self, Framer, ToPrimary};
+use crate::protocol::{Primary, PrimaryConfig, PrimaryEvent};
+use crate::replication::{self, Certs, LinkError, REPLICA_NAME};
 
-/// How often an idle link says it is alive.
-pub const HEARTBEAT: Duration = Duration::from_millis(50);
 const RECONNECT_PAUSE: Duration = Duration::from_millis(100);
 
 /// What the sender tells the VM side.
@@ -32,6 +29,11 @@ pub struct Progress {
     pub ack_signal: Arc<tokio::sync::Notify>,
     /// The newest epoch submitted.
     pub submitted: AtomicU64,
+    /// The term this primary holds (0 until the replica assigns one).
+    pub term: AtomicU64,
+    /// Raised when the replica needs a full image (the runtime's
+    /// [`understudy_runtime::Runtime::full_image_request`]).
+    pub full_wanted: Arc<AtomicBool>,
     /// A replica with a higher term answered: this primary must stop.
     pub fenced: AtomicBool,
     pub connected: AtomicBool,
@@ -170,23 +172,28 @@ impl Sender {
     pub fn start(
         replica: SocketAddr,
         certs: Certs,
-        runtime_id: u64,
-        term: u64,
+        config: PrimaryConfig,
+        full_wanted: Arc<AtomicBool>,
     ) -> Result<Sender, LinkError> {
         let client = replication::client_config(&certs)?;
-        Self::start_with(replica, client, runtime_id, term)
+        Self::start_with(replica, client, config, full_wanted)
     }
 
     /// Starts the sender thread with a given QUIC client config (see
-    /// [`replication::insecure`] for loopback tests).
+    /// [`replication::insecure`] for loopback tests). `full_wanted` is
+    /// raised when the replica needs a full image.
     pub fn start_with(
         replica: SocketAddr,
         client: quinn::ClientConfig,
-        runtime_id: u64,
-        term: u64,
+        config: PrimaryConfig,
+        full_wanted: Arc<AtomicBool>,
     ) -> Result<Sender, LinkError> {
         let (tx, rx) = mpsc::unbounded_channel();
-        let progress = Arc::new(Progress::default());
+        let progress = Arc::new(Progress {
+            full_wanted,
+            ..Progress::default()
+        });
+        progress.term.store(config.term, Ordering::SeqCst);
         let p = progress.clone();
         std::thread::Builder::new()
             .name("understudy-sender".into())
@@ -195,101 +202,37 @@ impl Sender {
                     .enable_all()
                     .build()
                     .expect("a tokio runtime for the sender");
-                io.block_on(run(replica, client, runtime_id, term, rx, p));
+                io.block_on(run(replica, client, config, rx, p));
             })?;
         Ok(Sender { tx, progress })
     }
 
-    /// Hands an image over (the first must be full). Returns its epoch.
-    pub fn submit(&self, image: Image) -> u64 {
-        let epoch = self.progress.submitted.fetch_add(1, Ordering::SeqCst) + 1;
+    /// Hands an image over (in the runtime's epoch order).
+    pub fn submit(&self, image: Image) {
+        let epoch = image.epoch;
+        self.progress.submitted.store(epoch, Ordering::SeqCst);
         self.progress.submitted_at(epoch);
         // The thread only ends when the process does.
         let _ = self.tx.send(image);
-        epoch
     }
 }
 
-/// The sender's own state.
-struct Stream {
-    runtime_id: u64,
-    term: u64,
-    /// What the replica should hold once everything is sent.
-    merged: Option<Image>,
-    /// Epoch of `merged`.
-    epoch: u64,
-    /// Deltas not sent yet, folded into one, and the epoch they start from.
-    pending: Option<(u64, Image)>,
-    /// The epoch the replica holds (as sent on this link).
-    sent: u64,
-    /// Send the whole image next.
-    need_full: bool,
-}
-
-impl Stream {
-    fn take(&mut self, image: Image) {
-        self.epoch += 1;
-        if image.full {
-            self.merged = Some(image);
-            self.pending = None;
-            self.need_full = true;
-            return;
-        }
-        let Some(merged) = self.merged.as_mut() else {
-            return;
-        };
-        if merged.apply(&image).is_err() {
-            self.need_full = true;
-        }
-        match self.pending.as_mut() {
-            Some((_, p)) => {
-                if p.merge_delta(&image).is_err() {
-                    self.need_full = true;
-                }
-            }
-            None => self.pending = Some((self.epoch - 1, image)),
-        }
-    }
-
-    /// The next frame to send, if any.
-    fn next_frame(&mut self) -> Option<(u64, Vec<u8>)> {
-        let merged = self.merged.as_ref()?;
-        let at = |parent| Position {
-            runtime_id: self.runtime_id,
-            term: self.term,
-            epoch: self.epoch,
-            parent_epoch: parent,
-        };
-        if self.need_full {
-            self.need_full = false;
-            self.pending = None;
-            return Some((self.epoch, frame::encode(merged, at(0), Compression::Lz4)));
-        }
-        let (parent, delta) = self.pending.take()?;
-        Some((
-            self.epoch,
-            frame::encode(&delta, at(parent), Compression::Lz4),
-        ))
-    }
+/// Why a connection ended.
+enum LinkEnd {
+    /// Images stopped coming: the program is over.
+    Done,
+    Fenced,
+    Lost(String),
 }
 
 async fn run(
     replica: SocketAddr,
     client: quinn::ClientConfig,
-    runtime_id: u64,
-    term: u64,
+    config: PrimaryConfig,
     mut rx: mpsc::UnboundedReceiver<Image>,
     progress: Arc<Progress>,
 ) {
-    let mut stream = Stream {
-        runtime_id,
-        term,
-        merged: None,
-        epoch: 0,
-        pending: None,
-        sent: 0,
-        need_full: true,
-    };
+    let mut machine = Primary::new(config, Instant::now());
     let bind: SocketAddr = if replica.is_ipv6() {
         "[::]:0".parse().expect("an address")
     } else {
@@ -304,114 +247,188 @@ async fn run(
     };
     endpoint.set_default_client_config(client);
     loop {
-        if progress.fenced.load(Ordering::SeqCst) {
-            return;
-        }
-        match link(&endpoint, replica, &mut stream, &mut rx, &progress).await {
-            Ok(()) => return,
-            Err(e) => {
+        match link(&endpoint, replica, &mut machine, &mut rx, &progress).await {
+            LinkEnd::Done | LinkEnd::Fenced => return,
+            LinkEnd::Lost(why) => {
+                machine.handle_disconnected();
                 progress.connected.store(false, Ordering::SeqCst);
-                tracing::warn!("replication link to {replica}: {e}; reconnecting");
-                // Keep folding images in while the link is down.
+                tracing::warn!("replication link to {replica}: {why}; reconnecting");
+                // Keep taking images while the link is down.
                 let pause = tokio::time::sleep(RECONNECT_PAUSE);
                 tokio::pin!(pause);
                 loop {
                     tokio::select! {
                         _ = &mut pause => break,
                         img = rx.recv() => match img {
-                            Some(img) => stream.take(img),
+                            Some(img) => machine.submit(img),
                             None => return,
                         },
                     }
                 }
+                act(&mut machine, &progress, None);
             }
         }
     }
+}
+
+/// The writers of one connection: each stream is written by its own task,
+/// so the loop never waits on a write and never cancels one.
+struct Writers {
+    control: mpsc::UnboundedSender<Vec<u8>>,
+    data: mpsc::Sender<Vec<u8>>,
+}
+
+/// Carries out what the machine asks for; returns how the link ends, if
+/// it does.
+fn act(machine: &mut Primary, progress: &Progress, writers: Option<&Writers>) -> Option<LinkEnd> {
+    let mut end = None;
+    while let Some(event) = machine.poll_event() {
+        match event {
+            PrimaryEvent::Acked(epoch) => {
+                progress.acked.fetch_max(epoch, Ordering::SeqCst);
+                progress.acknowledged(epoch);
+                progress.ack_signal.notify_one();
+            }
+            PrimaryEvent::NeedFullImage => {
+                progress.full_wanted.store(true, Ordering::SeqCst);
+                // Wakes an idle runtime so that it takes the image now.
+                progress.ack_signal.notify_one();
+            }
+            PrimaryEvent::Fenced(term) => {
+                tracing::error!("the replica serves with term {term}: stopping replication");
+                progress.fenced.store(true, Ordering::SeqCst);
+                progress.ack_signal.notify_one();
+                end = Some(LinkEnd::Fenced);
+            }
+            PrimaryEvent::LinkUp { term } => {
+                progress.term.store(term, Ordering::SeqCst);
+                progress.connected.store(true, Ordering::SeqCst);
+            }
+            PrimaryEvent::CloseLink(why) => end = end.or(Some(LinkEnd::Lost(why))),
+        }
+    }
+    if let Some(w) = writers {
+        while let Some(msg) = machine.poll_control() {
+            if w.control.send(wire::encode(&msg)).is_err() {
+                return Some(LinkEnd::Lost("the control stream closed".into()));
+            }
+        }
+        if w.data.capacity() > 0 {
+            if let Some((_, frame)) = machine.poll_data() {
+                progress
+                    .bytes_sent
+                    .fetch_add(frame.len() as u64, Ordering::SeqCst);
+                if w.data.try_send(wire::frame_bytes(&frame)).is_err() {
+                    return Some(LinkEnd::Lost("the data stream closed".into()));
+                }
+            }
+        }
+    }
+    end
 }
 
 /// One connection's life: handshake, then frames out and acks in.
 async fn link(
     endpoint: &quinn::Endpoint,
     replica: SocketAddr,
-    stream: &mut Stream,
+    machine: &mut Primary,
     rx: &mut mpsc::UnboundedReceiver<Image>,
     progress: &Progress,
-) -> Result<(), LinkError> {
-    let conn = endpoint
-        .connect(replica, REPLICA_NAME)
-        .map_err(|e| LinkError::Quic(e.to_string()))?
-        .await
-        .map_err(|e| LinkError::Quic(e.to_string()))?;
-    let (mut send, mut recv) = conn
-        .open_bi()
-        .await
-        .map_err(|e| LinkError::Quic(e.to_string()))?;
-    replication::send(
-        &mut send,
-        &ToReplica::Hello {
-            runtime_id: stream.runtime_id,
-            term: stream.term,
-        },
-    )
-    .await?;
-    match replication::recv::<ToPrimary>(&mut recv).await? {
-        Some(ToPrimary::Welcome {
-            runtime_id,
-            acked_epoch,
-            ..
-        }) => {
-            // Deltas continue only what the replica holds.
-            if runtime_id != stream.runtime_id || acked_epoch != stream.sent || stream.sent == 0 {
-                stream.need_full = true;
+) -> LinkEnd {
+    let quic = |e: &dyn std::fmt::Display| LinkEnd::Lost(e.to_string());
+    let connecting = match endpoint.connect(replica, REPLICA_NAME) {
+        Ok(c) => c,
+        Err(e) => return quic(&e),
+    };
+    tokio::pin!(connecting);
+    // Images keep coming while the handshake runs.
+    let conn = loop {
+        tokio::select! {
+            c = &mut connecting => match c {
+                Ok(c) => break c,
+                Err(e) => return quic(&e),
+            },
+            img = rx.recv() => match img {
+                Some(img) => machine.submit(img),
+                None => return LinkEnd::Done,
+            },
+        }
+    };
+    let (mut control_send, mut control_recv) = match conn.open_bi().await {
+        Ok(s) => s,
+        Err(e) => return quic(&e),
+    };
+    let mut data_send = match conn.open_uni().await {
+        Ok(s) => s,
+        Err(e) => return quic(&e),
+    };
+    // Control first: a heartbeat or an ack never waits behind a frame.
+    let _ = control_send.set_priority(1);
+    let (control_tx, mut control_rx) = mpsc::unbounded_channel::<Vec<u8>>();
+    let (data_tx, mut data_rx) = mpsc::channel::<Vec<u8>>(1);
+    let (written_tx, mut written_rx) = mpsc::unbounded_channel::<()>();
+    let writers = Writers {
+        control: control_tx,
+        data: data_tx,
+    };
+    let control_writer = tokio::spawn(async move {
+        while let Some(bytes) = control_rx.recv().await {
+            if control_send.write_all(&bytes).await.is_err() {
+                break;
             }
         }
-        Some(ToPrimary::Fenced { term }) => {
-            tracing::error!("the replica serves with term {term}: stopping replication");
-            progress.fenced.store(true, Ordering::SeqCst);
-            return Ok(());
+    });
+    let data_writer = tokio::spawn(async move {
+        while let Some(bytes) = data_rx.recv().await {
+            if data_send.write_all(&bytes).await.is_err() {
+                break;
+            }
+            let _ = written_tx.send(());
         }
-        other => return Err(LinkError::Decode(format!("unexpected greeting {other:?}"))),
-    }
-    progress.connected.store(true, Ordering::SeqCst);
-    let mut heartbeat = tokio::time::interval(HEARTBEAT);
-    loop {
-        // Send what is pending before waiting.
-        while let Ok(img) = rx.try_recv() {
-            stream.take(img);
+    });
+    machine.handle_connected(Instant::now());
+    let mut framer = Framer::default();
+    let end = loop {
+        if let Some(end) = act(machine, progress, Some(&writers)) {
+            break end;
         }
-        if let Some((epoch, bytes)) = stream.next_frame() {
-            let len = bytes.len() as u64;
-            replication::send(&mut send, &ToReplica::Frame(bytes)).await?;
-            progress.bytes_sent.fetch_add(len, Ordering::SeqCst);
-            stream.sent = epoch;
-            continue;
-        }
+        let wake = machine.poll_timeout();
         tokio::select! {
             img = rx.recv() => match img {
-                Some(img) => stream.take(img),
-                None => return Ok(()),
+                Some(img) => machine.submit(img),
+                None => break LinkEnd::Done,
             },
-            msg = replication::recv::<ToPrimary>(&mut recv) => match msg? {
-                Some(ToPrimary::Ack { epoch }) => {
-                    progress.acked.fetch_max(epoch, Ordering::SeqCst);
-                    progress.acknowledged(epoch);
-                    progress.ack_signal.notify_one();
+            chunk = control_recv.read_chunk(1 << 16, true) => match chunk {
+                Ok(Some(chunk)) => {
+                    let now = Instant::now();
+                    machine.handle_bytes(now);
+                    framer.push(&chunk.bytes);
+                    loop {
+                        match framer.next::<ToPrimary>() {
+                            Ok(Some(msg)) => machine.handle_control(msg, now),
+                            Ok(None) => break,
+                            Err(e) => {
+                                machine.handle_disconnected();
+                                return LinkEnd::Lost(e.to_string());
+                            }
+                        }
+                    }
                 }
-                Some(ToPrimary::Fenced { term }) => {
-                    tracing::error!("the replica serves with term {term}: stopping replication");
-                    progress.fenced.store(true, Ordering::SeqCst);
-                    return Ok(());
-                }
-                Some(ToPrimary::Refused { reason }) => {
-                    tracing::warn!("the replica refused a frame: {reason}; sending a full image");
-                    stream.need_full = true;
-                }
-                Some(ToPrimary::Welcome { .. }) => {}
-                None => return Err(LinkError::Quic("the replica closed the link".into())),
+                Ok(None) => break LinkEnd::Lost("the replica closed the link".into()),
+                Err(e) => break LinkEnd::Lost(e.to_string()),
             },
-            _ = heartbeat.tick() => {
-                replication::send(&mut send, &ToReplica::Heartbeat).await?;
-            }
+            Some(()) = written_rx.recv() => machine.data_written(),
+            _ = tokio::time::sleep_until(wake.map_or_else(tokio::time::Instant::now, Into::into)),
+                if wake.is_some() => machine.handle_timeout(Instant::now()),
         }
+    };
+    // The writers end with their channels; the connection with `conn`.
+    drop(writers);
+    if matches!(end, LinkEnd::Fenced) {
+        // Let the writers finish before the connection drops.
+        let _ = control_writer.await;
+        let _ = data_writer.await;
     }
+    conn.close(0u32.into(), b"");
+    end
 }

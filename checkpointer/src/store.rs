@@ -48,6 +48,13 @@ pub enum StoreError {
     BadManifest { path: PathBuf, why: String },
     #[error(transparent)]
     Image(#[from] ImageError),
+    #[error("{dir}: epoch {epoch} (after {parent}) does not continue the stored epoch {held}")]
+    Gap {
+        dir: PathBuf,
+        held: u64,
+        epoch: u64,
+        parent: u64,
+    },
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
@@ -198,28 +205,40 @@ impl Store {
     }
 
     /// Writes `image`: a full one becomes the new base (and starts a new
-    /// log), a delta is appended to the current log.
+    /// log), a delta is appended to the current log. The image's epochs
+    /// must continue the store's chain.
     pub fn write(&mut self, image: &Image) -> Result<Written, StoreError> {
-        let epoch = self.epoch + 1;
         let at = Position {
             runtime_id: self.runtime_id,
             term: self.term,
-            epoch,
-            parent_epoch: self.epoch,
         };
         let frame = frame::encode(image, at, self.compression);
-        self.write_frame(&frame, image.full, epoch)
+        let header = frame::decode_header(&frame).expect("a frame just encoded");
+        self.write_frame(&frame, &header)
     }
 
     /// Stores an encoded frame as it came (a replica keeps the primary's
-    /// epochs): a full one becomes the new base, a delta is appended.
-    pub fn write_frame(
-        &mut self,
-        frame: &[u8],
-        full: bool,
-        epoch: u64,
-    ) -> Result<Written, StoreError> {
+    /// epochs): a full one becomes the new base, a delta is appended. A
+    /// delta that does not follow the newest epoch, or a full image that
+    /// would go back in time, is refused and changes nothing.
+    pub fn write_frame(&mut self, frame: &[u8], header: &Header) -> Result<Written, StoreError> {
+        let full = header.kind == Kind::Full;
+        let follows = if full {
+            header.epoch > self.epoch || header.runtime_id != self.runtime_id
+        } else {
+            header.parent_epoch == self.epoch && self.epoch > 0
+        };
+        if !follows {
+            return Err(StoreError::Gap {
+                dir: self.dir.clone(),
+                held: self.epoch,
+                epoch: header.epoch,
+                parent: header.parent_epoch,
+            });
+        }
+        let epoch = header.epoch;
         if full {
+            self.runtime_id = header.runtime_id;
             self.write_base(epoch, frame)?;
         } else {
             if self.log.is_none() {
@@ -240,9 +259,10 @@ impl Store {
             f.sync_data().map_err(io(&path))?;
         }
         self.epoch = epoch;
+        self.term = self.term.max(header.term);
         Ok(Written {
             epoch,
-            kind: if full { Kind::Full } else { Kind::Delta },
+            kind: header.kind,
             bytes: frame.len() as u64,
         })
     }
@@ -288,8 +308,6 @@ impl Store {
         let at = Position {
             runtime_id: self.runtime_id,
             term: self.term,
-            epoch: loaded.epoch,
-            parent_epoch: 0,
         };
         let frame = frame::encode(&loaded.image, at, self.compression);
         self.log = None;

@@ -29,14 +29,13 @@ fn real_frame(compression: Compression) -> Vec<u8> {
     )
     .unwrap();
     assert!(!rt.run_turns(3).unwrap());
-    let image = rt.checkpoint();
+    let mut image = rt.checkpoint();
+    image.epoch = 3;
     encode(
         &image,
         Position {
             runtime_id: 7,
             term: 1,
-            epoch: 3,
-            parent_epoch: 0,
         },
         compression,
     )

@@ -1,18 +1,27 @@
-//! Understudy's hot standby. It accepts one primary over QUIC (mutual TLS),
-//! checks and applies each checkpoint frame to its image, persists it in
-//! its data directory (the checkpoint store) and acknowledges the epoch.
-//! When the primary is silent for longer than the failure timeout, it
-//! promotes itself: bumps and persists its term, builds the runtime from
-//! its image, and runs the program, whose listeners re-open on their
-//! addresses.
+//! Understudy's hot standby. It accepts a primary over QUIC (mutual TLS),
+//! and runs the protocol's standby machine
+//! ([`understudy_checkpointer::protocol::Standby`]) over its data
+//! directory: each frame is checked, persisted, applied and acknowledged.
+//! When the primary is silent for longer than the failure timeout (no
+//! bytes at all, on either stream), the machine promotes: the term is
+//! bumped and persisted, and the program resumes from the image, its
+//! listeners re-opening on their addresses.
+//!
+//! This file is the driver: it moves bytes between quinn and the machine
+//! and carries out its events; it decides nothing.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::path::Path;
+use std::sync::atomic::Ordering::SeqCst;
+use std::time::{Duration, Instant};
 
-use understudy_checkpointer::frame::{self, Kind};
-use understudy_checkpointer::replication::{self, Certs, LinkError, ToPrimary, ToReplica};
-use understudy_checkpointer::store::{self, Store};
+use tokio::sync::mpsc;
+use understudy_checkpointer::protocol::wire::{self, Framer, ToPrimary, ToStandby};
+use understudy_checkpointer::protocol::{
+    self, DirStorage, LinkId, StandbyConfig, StandbyEvent, StorageError,
+};
+use understudy_checkpointer::replication::{self, Certs, LinkError};
 use understudy_runtime::image::{Image, ImageError};
 use understudy_runtime::Runtime;
 
@@ -79,15 +88,9 @@ impl Metrics {
     }
 }
 
-/// What the standby holds.
+/// What the standby holds: the protocol machine over the data directory.
 pub struct Standby {
-    dir: PathBuf,
-    store: Store,
-    image: Option<Image>,
-    epoch: u64,
-    runtime_id: u64,
-    term: u64,
-    deltas_since_base: u64,
+    machine: protocol::Standby<DirStorage>,
     pub metrics: std::sync::Arc<Metrics>,
 }
 
@@ -96,87 +99,55 @@ pub struct Standby {
 /// to a replica process that died).
 pub const RESTART_GRACE: Duration = Duration::from_secs(3);
 
-/// Deltas kept in the log before the store is compacted into a new base.
-pub const COMPACT_EVERY: u64 = 1000;
-
 #[derive(Debug, thiserror::Error)]
 pub enum StandbyError {
     #[error(transparent)]
-    Store(#[from] store::StoreError),
+    Storage(#[from] StorageError),
     #[error(transparent)]
     Link(#[from] LinkError),
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
 
-/// How a link with a primary ended.
-#[derive(Debug, PartialEq, Eq)]
-pub enum LinkEnd {
-    /// Nothing from the primary for the failure timeout.
-    Silent,
-    /// The connection broke or closed.
-    Closed,
-    /// A primary with a lower term was turned away.
-    Fenced,
-}
-
-fn term_path(dir: &Path) -> PathBuf {
-    dir.join("TERM")
-}
-
 impl Standby {
     /// Opens the data directory, picking up the image and term it holds.
     pub fn open(dir: &Path) -> Result<Standby, StandbyError> {
-        std::fs::create_dir_all(dir)?;
-        let term = std::fs::read_to_string(term_path(dir))
-            .ok()
-            .and_then(|t| t.trim().parse().ok())
-            .unwrap_or(1);
-        let (image, epoch, runtime_id) = match store::load(dir) {
-            Ok(l) => (Some(l.image), l.epoch, l.runtime_id),
-            Err(store::StoreError::Empty(_)) => (None, 0, 0),
-            Err(e) => return Err(e.into()),
+        Self::open_with(dir, Duration::from_millis(300))
+    }
+
+    fn open_with(dir: &Path, failure_timeout: Duration) -> Result<Standby, StandbyError> {
+        let config = StandbyConfig {
+            failure_timeout,
+            restart_grace: RESTART_GRACE,
         };
-        let store = Store::open(dir, runtime_id)?;
-        Ok(Standby {
-            dir: dir.to_owned(),
-            store,
-            image,
-            epoch,
-            runtime_id,
-            term,
-            deltas_since_base: 0,
-            metrics: {
-                let m = std::sync::Arc::new(Metrics::default());
-                m.term.store(term, std::sync::atomic::Ordering::SeqCst);
-                m.epoch.store(epoch, std::sync::atomic::Ordering::SeqCst);
-                m
-            },
-        })
+        let machine = protocol::Standby::open(DirStorage::open(dir)?, config, Instant::now())?;
+        let metrics = std::sync::Arc::new(Metrics::default());
+        metrics.term.store(machine.term(), SeqCst);
+        metrics.epoch.store(machine.epoch(), SeqCst);
+        Ok(Standby { machine, metrics })
     }
 
     pub fn epoch(&self) -> u64 {
-        self.epoch
+        self.machine.epoch()
     }
 
     pub fn term(&self) -> u64 {
-        self.term
+        self.machine.term()
     }
 
     pub fn image(&self) -> Option<&Image> {
-        self.image.as_ref()
+        self.machine.image()
     }
 
-    /// Checks and applies one frame, persists it; returns the new epoch. A
-    /// frame that does not follow what the standby holds (a replayed or
-    /// out-of-order delta, a delta of another runtime) is refused and
-    /// changes nothing.
+    /// Checks, persists and applies one frame outside any link (its own
+    /// term is taken as is); returns the new epoch. A frame that does not
+    /// follow what the standby holds (a replayed or out-of-order delta, a
+    /// delta of another runtime) is refused and changes nothing.
     pub fn apply_frame(&mut self, bytes: &[u8]) -> Result<u64, String> {
-        use std::sync::atomic::Ordering::SeqCst;
         self.metrics
             .bytes_received
             .fetch_add(bytes.len() as u64, SeqCst);
-        let r = self.apply_checked(bytes);
+        let r = self.machine.apply_frame(bytes);
         match &r {
             Ok(epoch) => {
                 self.metrics.frames_applied.fetch_add(1, SeqCst);
@@ -189,119 +160,12 @@ impl Standby {
         r
     }
 
-    fn apply_checked(&mut self, bytes: &[u8]) -> Result<u64, String> {
-        let (header, image) = frame::decode(bytes).map_err(|e| e.to_string())?;
-        match header.kind {
-            Kind::Full => {
-                self.image = Some(image);
-                self.runtime_id = header.runtime_id;
-                self.store.set_runtime_id(header.runtime_id);
-            }
-            Kind::Delta => {
-                let Some(current) = self.image.as_mut() else {
-                    return Err("a delta before any full image".into());
-                };
-                if header.runtime_id != self.runtime_id || header.parent_epoch != self.epoch {
-                    return Err(format!(
-                        "delta for epoch {} of runtime {:#x} does not follow epoch {} of {:#x}",
-                        header.parent_epoch, header.runtime_id, self.epoch, self.runtime_id
-                    ));
-                }
-                current.apply(&image).map_err(|e| e.to_string())?;
-            }
-        }
-        self.store
-            .write_frame(bytes, header.kind == Kind::Full, header.epoch)
-            .map_err(|e| e.to_string())?;
-        self.epoch = header.epoch;
-        self.deltas_since_base = if header.kind == Kind::Full {
-            0
-        } else {
-            self.deltas_since_base + 1
-        };
-        if self.deltas_since_base >= COMPACT_EVERY {
-            // Off the primary's path in effect: the ack waits, the primary
-            // does not.
-            if let Err(e) = self.store.compact() {
-                tracing::warn!("compaction failed: {e}");
-            }
-            self.deltas_since_base = 0;
-        }
-        Ok(self.epoch)
-    }
-
-    /// Serves one primary connection until it ends or goes silent.
-    pub async fn serve(
-        &mut self,
-        conn: quinn::Connection,
-        failure_timeout: Duration,
-    ) -> Result<LinkEnd, StandbyError> {
-        let quic = |e: quinn::ConnectionError| LinkError::Quic(e.to_string());
-        let (mut send, mut recv) =
-            match tokio::time::timeout(failure_timeout, conn.accept_bi()).await {
-                Ok(r) => r.map_err(quic)?,
-                Err(_) => return Ok(LinkEnd::Silent),
-            };
-        let hello = match tokio::time::timeout(failure_timeout, replication::recv(&mut recv)).await
-        {
-            Ok(r) => r?,
-            Err(_) => return Ok(LinkEnd::Silent),
-        };
-        let Some(ToReplica::Hello { term, .. }) = hello else {
-            return Ok(LinkEnd::Closed);
-        };
-        if term < self.term {
-            replication::send(&mut send, &ToPrimary::Fenced { term: self.term }).await?;
-            let _ = send.finish();
-            return Ok(LinkEnd::Fenced);
-        }
-        replication::send(
-            &mut send,
-            &ToPrimary::Welcome {
-                runtime_id: self.runtime_id,
-                term: self.term,
-                acked_epoch: self.epoch,
-            },
-        )
-        .await?;
-        loop {
-            let msg =
-                match tokio::time::timeout(failure_timeout, replication::recv(&mut recv)).await {
-                    Err(_) => return Ok(LinkEnd::Silent),
-                    Ok(Err(_)) | Ok(Ok(None)) => return Ok(LinkEnd::Closed),
-                    Ok(Ok(Some(m))) => m,
-                };
-            match msg {
-                ToReplica::Heartbeat | ToReplica::Hello { .. } => {}
-                ToReplica::Frame(bytes) => match self.apply_frame(&bytes) {
-                    Ok(epoch) => {
-                        tracing::debug!("acked epoch {epoch}");
-                        replication::send(&mut send, &ToPrimary::Ack { epoch }).await?;
-                    }
-                    Err(reason) => {
-                        tracing::warn!("refused a frame: {reason}");
-                        replication::send(&mut send, &ToPrimary::Refused { reason }).await?;
-                    }
-                },
-            }
-        }
-    }
-
-    /// Takes over: a higher term, persisted before anything else, so that
-    /// the old primary is fenced from now on.
+    /// Takes over now: a higher term, persisted before anything else.
     pub fn promote(&mut self) -> Result<u64, StandbyError> {
-        self.term += 1;
-        self.metrics
-            .term
-            .store(self.term, std::sync::atomic::Ordering::SeqCst);
-        self.metrics
-            .role
-            .store(1, std::sync::atomic::Ordering::SeqCst);
-        let tmp = self.dir.join("TERM.tmp");
-        std::fs::write(&tmp, format!("{}\n", self.term))?;
-        std::fs::File::open(&tmp)?.sync_all()?;
-        std::fs::rename(&tmp, term_path(&self.dir))?;
-        Ok(self.term)
+        let term = self.machine.promote_now()?;
+        self.metrics.term.store(term, SeqCst);
+        self.metrics.role.store(1, SeqCst);
+        Ok(term)
     }
 }
 
@@ -325,69 +189,226 @@ impl Takeover {
     }
 }
 
-/// Serves primaries until one is silent for `failure_timeout` after an
-/// image arrived, then promotes: returns what to resume. Listeners
-/// recorded at an address of `serve_on` (old, new) will re-open at the
-/// new one.
+/// What the connection tasks tell the standby's loop.
+enum Input {
+    Connected {
+        link: LinkId,
+        conn: quinn::Connection,
+        control: mpsc::UnboundedSender<Vec<u8>>,
+    },
+    Bytes(LinkId, Instant),
+    Control(LinkId, ToStandby, Instant),
+    Frame(LinkId, Vec<u8>, Instant),
+    Closed(LinkId, String),
+}
+
+/// Serves primaries until the machine promotes, then returns what to
+/// resume. Listeners recorded at an address of `serve_on` (old, new) will
+/// re-open at the new one.
 pub async fn stand_by(
-    mut standby: Standby,
+    standby: Standby,
     endpoint: quinn::Endpoint,
     failure_timeout: Duration,
     serve_on: &[(String, String)],
 ) -> Result<Takeover, StandbyError> {
-    // A standby restarted from its disk gives its primary time to notice
-    // the old link is gone and reconnect before judging it dead.
-    let mut patience = if standby.image().is_some() {
-        failure_timeout.max(RESTART_GRACE)
-    } else {
-        failure_timeout
-    };
-    loop {
-        // Before any image there is nothing to take over: wait as long as
-        // it takes. After, a primary gone for the timeout is dead.
-        let incoming = if standby.image().is_some() {
-            let wait = std::mem::replace(&mut patience, failure_timeout);
-            match tokio::time::timeout(wait, endpoint.accept()).await {
-                Ok(i) => i,
-                Err(_) => break,
+    let Standby { mut machine, metrics } = standby;
+    machine.set_config(
+        StandbyConfig {
+            failure_timeout,
+            restart_grace: RESTART_GRACE,
+        },
+        Instant::now(),
+    );
+    let (input_tx, mut input_rx) = mpsc::unbounded_channel::<Input>();
+    let mut links: HashMap<LinkId, (quinn::Connection, mpsc::UnboundedSender<Vec<u8>>)> =
+        HashMap::new();
+    let mut next_link: LinkId = 0;
+    let (term, epoch) = 'serve: loop {
+        // Carry out what the machine asks for.
+        while let Some((link, msg)) = machine.poll_transmit() {
+            if let Some((_, control)) = links.get(&link) {
+                let _ = control.send(wire::encode(&msg));
             }
-        } else {
-            endpoint.accept().await
-        };
-        let Some(incoming) = incoming else {
-            return Err(LinkError::Quic("the endpoint closed".into()).into());
-        };
-        let conn = match incoming.await {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::warn!("a connection attempt failed: {e}");
-                continue;
-            }
-        };
-        tracing::info!("primary connected from {}", conn.remote_address());
-        match standby.serve(conn, failure_timeout).await {
-            Ok(LinkEnd::Silent) => {
-                tracing::warn!("the primary went silent");
-                if standby.image().is_some() {
-                    break;
+        }
+        while let Some(event) = machine.poll_event() {
+            match event {
+                StandbyEvent::Promote { term, epoch } => break 'serve (term, epoch),
+                StandbyEvent::CloseLink(link) => {
+                    if let Some((conn, _)) = links.remove(&link) {
+                        close_soon(conn);
+                    }
+                }
+                StandbyEvent::Applied { epoch, bytes } => {
+                    metrics.frames_applied.fetch_add(1, SeqCst);
+                    metrics.bytes_received.fetch_add(bytes, SeqCst);
+                    metrics.epoch.store(epoch, SeqCst);
+                    tracing::debug!("acked epoch {epoch}");
+                }
+                StandbyEvent::Refused { .. } => {
+                    metrics.frames_refused.fetch_add(1, SeqCst);
                 }
             }
-            Ok(LinkEnd::Closed) => tracing::warn!("the primary's link closed"),
-            Ok(LinkEnd::Fenced) => tracing::warn!("turned away a primary of an older term"),
-            Err(e) => tracing::warn!("link error: {e}"),
         }
+        metrics.term.store(machine.term(), SeqCst);
+        let wake = machine.poll_timeout();
+        tokio::select! {
+            // Inputs first: bytes that arrived count before any judgement.
+            biased;
+            input = input_rx.recv() => {
+                let Some(input) = input else { unreachable!("the loop holds a sender") };
+                match input {
+                    Input::Connected { link, conn, control } => {
+                        tracing::info!("primary connected from {}", conn.remote_address());
+                        links.insert(link, (conn, control));
+                        machine.handle_connected(link, Instant::now());
+                    }
+                    Input::Bytes(link, at) => machine.handle_bytes(link, at),
+                    Input::Control(link, msg, at) => machine.handle_control(link, msg, at),
+                    Input::Frame(link, bytes, at) => machine.handle_frame(link, &bytes, at),
+                    Input::Closed(link, why) => {
+                        if links.remove(&link).is_some() {
+                            tracing::warn!("the primary's link closed: {why}");
+                        }
+                        machine.handle_disconnected(link);
+                    }
+                }
+            }
+            incoming = endpoint.accept() => {
+                let Some(incoming) = incoming else {
+                    return Err(LinkError::Quic("the endpoint closed".into()).into());
+                };
+                next_link += 1;
+                tokio::spawn(serve_link(next_link, incoming, input_tx.clone()));
+            }
+            _ = tokio::time::sleep_until(wake.map_or_else(tokio::time::Instant::now, Into::into)),
+                if wake.is_some() => {
+                // The loop may have been busy (a large frame): let the
+                // readers hand over what arrived meanwhile before judging.
+                for _ in 0..3 {
+                    tokio::task::yield_now().await;
+                }
+                if input_rx.is_empty() {
+                    machine.handle_timeout(Instant::now());
+                }
+            }
+        }
+    };
+    for (_, (conn, _)) in links.drain() {
+        conn.close(0u32.into(), b"promoted");
     }
-    let term = standby.promote()?;
-    let epoch = standby.epoch();
-    let mut image = standby.image.take().expect("promotion with an image");
+    metrics.term.store(term, SeqCst);
+    metrics.role.store(1, SeqCst);
+    let mut image = machine.take_image().expect("promotion with an image");
     serve_on_addresses(&mut image, serve_on);
-    tracing::warn!("promoting: term {term}, resuming epoch {epoch}");
+    tracing::warn!("the primary went silent; promoting: term {term}, resuming epoch {epoch}");
     Ok(Takeover {
         image,
         term,
         epoch,
         endpoint,
     })
+}
+
+/// Closes a connection once what was written to it had time to leave
+/// (a Fenced message must reach the old primary).
+fn close_soon(conn: quinn::Connection) {
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        conn.close(0u32.into(), b"");
+    });
+}
+
+/// One primary connection: the control stream (read and written) and the
+/// data stream (read), every piece of bytes reported as it arrives.
+async fn serve_link(link: LinkId, incoming: quinn::Incoming, input: mpsc::UnboundedSender<Input>) {
+    let closed = |why: String| Input::Closed(link, why);
+    let conn = match incoming.await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!("a connection attempt failed: {e}");
+            return;
+        }
+    };
+    let (mut control_send, mut control_recv) = match conn.accept_bi().await {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = input.send(closed(e.to_string()));
+            return;
+        }
+    };
+    let (control_tx, mut control_rx) = mpsc::unbounded_channel::<Vec<u8>>();
+    let _ = input.send(Input::Connected {
+        link,
+        conn: conn.clone(),
+        control: control_tx,
+    });
+    tokio::spawn(async move {
+        while let Some(bytes) = control_rx.recv().await {
+            if control_send.write_all(&bytes).await.is_err() {
+                break;
+            }
+        }
+    });
+    // The data stream appears with its first frame: read it alongside.
+    let data_input = input.clone();
+    let data_conn = conn.clone();
+    let data = tokio::spawn(async move {
+        let mut recv = match data_conn.accept_uni().await {
+            Ok(r) => r,
+            Err(e) => return e.to_string(),
+        };
+        let mut framer = Framer::default();
+        loop {
+            match recv.read_chunk(1 << 20, true).await {
+                Ok(Some(chunk)) => {
+                    let at = Instant::now();
+                    let _ = data_input.send(Input::Bytes(link, at));
+                    framer.push(&chunk.bytes);
+                    loop {
+                        match framer.next_bytes() {
+                            Ok(Some(frame)) => {
+                                let _ = data_input.send(Input::Frame(link, frame, at));
+                            }
+                            Ok(None) => break,
+                            Err(e) => return e.to_string(),
+                        }
+                    }
+                }
+                Ok(None) => return "the data stream ended".to_owned(),
+                Err(e) => return e.to_string(),
+            }
+        }
+    });
+    let mut framer = Framer::default();
+    let why = loop {
+        match control_recv.read_chunk(1 << 16, true).await {
+            Ok(Some(chunk)) => {
+                let at = Instant::now();
+                let _ = input.send(Input::Bytes(link, at));
+                framer.push(&chunk.bytes);
+                let mut bad = None;
+                loop {
+                    match framer.next::<ToStandby>() {
+                        Ok(Some(msg)) => {
+                            let _ = input.send(Input::Control(link, msg, at));
+                        }
+                        Ok(None) => break,
+                        Err(e) => {
+                            bad = Some(e.to_string());
+                            break;
+                        }
+                    }
+                }
+                if let Some(why) = bad {
+                    break why;
+                }
+            }
+            Ok(None) => break "the control stream ended".to_owned(),
+            Err(e) => break e.to_string(),
+        }
+    };
+    data.abort();
+    let _ = input.send(closed(why));
 }
 
 /// Tells every primary that connects the new term (so it stops).
@@ -398,7 +419,9 @@ async fn fence(endpoint: quinn::Endpoint, term: u64) {
             let Ok((mut send, _recv)) = conn.accept_bi().await else {
                 return;
             };
-            let _ = replication::send(&mut send, &ToPrimary::Fenced { term }).await;
+            let _ = send
+                .write_all(&wire::encode(&ToPrimary::Fenced { term }))
+                .await;
             let _ = send.finish();
             // Let the message reach the peer before the connection drops.
             tokio::time::sleep(Duration::from_millis(200)).await;

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::Duration;
 
+use understudy_checkpointer::protocol::PrimaryConfig;
 use understudy_checkpointer::replication::{make_certs, Certs};
 use understudy_checkpointer::sender::Sender;
 use understudy_replica::Standby;
@@ -87,7 +88,13 @@ fn an_embedded_program_with_its_natives_fails_over() {
     let primary_out = SharedBuffer::default();
     let mut rt = app_runtime(primary_out.clone());
     let certs = Certs::load(&dir.join("certs"), "primary").unwrap();
-    let sender = Sender::start(replica_addr, certs, 42, 1).unwrap();
+    let sender = Sender::start(
+        replica_addr,
+        certs,
+        PrimaryConfig::new(42),
+        rt.full_image_request(),
+    )
+    .unwrap();
     let acked = sender.progress.acked.clone();
     rt.set_checkpointing(
         CheckpointPolicy {
@@ -186,8 +193,8 @@ fn programs_resume_on_the_standby_as_if_never_interrupted() {
             let sender = Sender::start(
                 replica_addr,
                 Certs::load(&dir.join("certs"), "primary").unwrap(),
-                7,
-                1,
+                PrimaryConfig::new(7),
+                rt.full_image_request(),
             )
             .unwrap();
             let progress = sender.progress.clone();

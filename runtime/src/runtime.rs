@@ -5,7 +5,7 @@
 use std::future::Future;
 use std::io::Write;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -99,6 +99,8 @@ pub struct CheckpointPolicy {
 pub struct CheckpointInfo {
     /// Images taken by this runtime so far, this one included.
     pub sequence: u64,
+    /// The image's epoch (see [`crate::image::Image`]).
+    pub epoch: u64,
     pub full: bool,
     /// How long the program was stopped to capture the image.
     pub pause: Duration,
@@ -176,6 +178,10 @@ pub struct Runtime {
     /// See [`Runtime::blocking_io`].
     io: Option<tokio::runtime::Runtime>,
     output_commit: Option<OutputCommit>,
+    /// Set by a checkpoint consumer whose chain broke (a replica that
+    /// needs a resync, a store write that failed): the next image is full,
+    /// and soon.
+    full_wanted: Arc<AtomicBool>,
 }
 
 /// Output commit: socket output is held until the epoch that produced it
@@ -214,6 +220,7 @@ impl Runtime {
             checkpointing: None,
             io: None,
             output_commit: None,
+            full_wanted: Arc::default(),
             on_task_error: Box::new(|f: TaskFailure| {
                 if f.traceback.is_empty() {
                     eprintln!("understudy: task {} failed: {}", f.task, f.message);
@@ -579,15 +586,21 @@ impl Runtime {
         });
     }
 
+    /// A flag a checkpoint consumer raises when it needs a full image: the
+    /// runtime takes one at the next safepoint (instead of a delta).
+    pub fn full_image_request(&self) -> Arc<AtomicBool> {
+        self.full_wanted.clone()
+    }
+
     /// Turns on output commit: bytes a task writes to a socket during
     /// epoch E (the checkpoint sequence) reach the socket only once
     /// `acked` reaches E; `notify` is signalled when it advances. A
     /// checkpoint is taken as soon as the program goes idle with output
     /// held, so replies wait for one epoch and its acknowledgement.
     pub fn set_output_commit(&mut self, acked: Arc<AtomicU64>, notify: Arc<tokio::sync::Notify>) {
-        let next = self.checkpointing.as_ref().map_or(0, |c| c.taken) + 1;
-        self.arena
-            .mutate(|_, state| state.host.borrow_mut().output_epoch = Some(next));
+        self.arena.mutate(|_, state| {
+            state.host.borrow_mut().output_epoch = Some(state.epoch.get());
+        });
         self.output_commit = Some(OutputCommit {
             acked,
             notify,
@@ -613,9 +626,11 @@ impl Runtime {
         if self.output_commit.is_none() {
             return false;
         }
-        let taken = self.checkpointing.as_ref().map_or(0, |c| c.taken);
-        self.arena
-            .mutate(|mc, state| crate::stdlib::net::output_waiting(Ctx { mc, state }, taken))
+        self.arena.mutate(|mc, state| {
+            // The newest epoch taken is the one before the current.
+            let taken = state.epoch.get() - 1;
+            crate::stdlib::net::output_waiting(Ctx { mc, state }, taken)
+        })
     }
 
     /// Output commit: whether any output still waits for its epoch.
@@ -643,7 +658,7 @@ impl Runtime {
     pub fn checkpoint_now(&mut self) -> Option<CheckpointInfo> {
         let mut c = self.checkpointing.take()?;
         let start = Instant::now();
-        let image = if c.taken == 0 {
+        let image = if c.taken == 0 || self.full_wanted.swap(false, Ordering::SeqCst) {
             self.checkpoint()
         } else {
             self.checkpoint_delta()
@@ -657,6 +672,7 @@ impl Runtime {
         });
         let info = CheckpointInfo {
             sequence: c.taken,
+            epoch: image.epoch,
             full: image.full,
             pause,
             records: image.objects.len(),
@@ -664,9 +680,9 @@ impl Runtime {
         (c.sink)(image, &info);
         if self.output_commit.is_some() {
             // Output from now on belongs to the next epoch.
-            let next = c.taken + 1;
-            self.arena
-                .mutate(|_, state| state.host.borrow_mut().output_epoch = Some(next));
+            self.arena.mutate(|_, state| {
+                state.host.borrow_mut().output_epoch = Some(state.epoch.get());
+            });
         }
         self.checkpointing = Some(c);
         Some(info)
@@ -688,7 +704,8 @@ impl Runtime {
             .policy
             .every_instructions
             .is_some_and(|n| c.instructions >= n);
-        if requested || by_time || by_count {
+        let full_wanted = self.full_wanted.load(Ordering::SeqCst);
+        if requested || by_time || by_count || full_wanted {
             self.checkpoint_now();
         }
     }
@@ -716,6 +733,15 @@ impl Runtime {
         self.flush();
         self.arena
             .mutate(|mc, state| crate::image::full(Ctx { mc, state }))
+    }
+
+    /// A full image of the heap as it is now that does not start a new
+    /// epoch: the next delta still follows the last image taken, whose
+    /// epoch it carries. For checks and inspection.
+    pub fn snapshot(&mut self) -> crate::image::Image {
+        self.flush();
+        self.arena
+            .mutate(|mc, state| crate::image::snapshot(Ctx { mc, state }))
     }
 
     /// What changed since the last image ([`Runtime::checkpoint`] or
@@ -791,9 +817,12 @@ impl Runtime {
         });
         self.clock_base = image.root.sched.now;
         self.clock_origin = Instant::now();
-        // Changes from here on are relative to the image restored.
-        self.arena
-            .mutate(|_, state| state.image_hwm.set(image.root.next_id));
+        // Changes from here on are relative to the image restored, and
+        // the epochs continue its own.
+        self.arena.mutate(|_, state| {
+            state.image_hwm.set(image.root.next_id);
+            state.epoch.set(image.epoch + 1);
+        });
         Ok(())
     }
 

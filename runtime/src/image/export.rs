@@ -348,13 +348,26 @@ impl<'gc> Walk<'gc> {
 /// A full image of everything reachable. Must be called at a safepoint
 /// (no task running). Starts recording changes for the next delta.
 pub fn full(ctx: Ctx<'_>) -> Image {
+    let mut image = snapshot(ctx);
+    image.epoch = ctx.state.epoch.get();
+    let dirty = std::mem::take(&mut *ctx.state.dirty.borrow_mut(ctx.mc));
+    next_epoch(ctx, dirty, image.root.next_id);
+    image
+}
+
+/// A full image of everything reachable that leaves the recording of
+/// changes alone: the next delta is still against the last image taken.
+/// It is stamped with that last image's epoch (taken right after it, the
+/// two describe the same heap). For checks that compare what a replica
+/// holds with the heap itself (at a safepoint).
+pub fn snapshot(ctx: Ctx<'_>) -> Image {
     let mut walk = Walk::new(0);
     let root = root_record(ctx, &mut walk);
     walk.drain();
-    let dirty = std::mem::take(&mut *ctx.state.dirty.borrow_mut(ctx.mc));
-    next_epoch(ctx, dirty, root.next_id);
     Image {
         full: true,
+        epoch: ctx.state.epoch.get() - 1,
+        parent: 0,
         root,
         objects: walk.objects,
     }
@@ -401,9 +414,12 @@ pub fn delta<'gc>(ctx: Ctx<'gc>) -> Image {
         walk.force(Pending::Task(t));
     }
     walk.drain();
+    let epoch = ctx.state.epoch.get();
     next_epoch(ctx, dirty, root.next_id);
     Image {
         full: false,
+        epoch,
+        parent: epoch - 1,
         root,
         objects: walk.objects,
     }

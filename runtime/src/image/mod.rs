@@ -17,7 +17,7 @@
 mod export;
 mod import;
 
-pub use export::{delta, full};
+pub use export::{delta, full, snapshot};
 pub use import::restore_state;
 
 use std::collections::BTreeMap;
@@ -247,9 +247,20 @@ pub struct RootRecord {
 }
 
 /// A full image, or a delta against the previous epoch.
+///
+/// The runtime stamps every image with its epoch (1 for a runtime's first
+/// image, one more for each image after it, continuing the restored epoch
+/// after a restore) and, for a delta, the epoch it applies to. Every
+/// consumer checks that the chain is contiguous. On the wire the frame
+/// header carries both (the body leaves them out).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Image {
     pub full: bool,
+    #[serde(skip)]
+    pub epoch: u64,
+    /// For a delta, the epoch it applies to; 0 for a full image.
+    #[serde(skip)]
+    pub parent: u64,
     pub root: RootRecord,
     pub objects: BTreeMap<u64, Object>,
 }
@@ -269,6 +280,8 @@ pub enum ImageError {
     UnknownNative { name: String },
     #[error("a delta cannot be restored on its own; apply it to a full image")]
     NotFull,
+    #[error("the chain of epochs is broken: expected a delta after epoch {expected}, found one after {found}")]
+    Gap { expected: u64, found: u64 },
     #[error("invalid image: {0}")]
     Invalid(String),
 }
@@ -276,32 +289,25 @@ pub enum ImageError {
 impl Image {
     /// Applies a delta to this full image, in place: new and changed
     /// objects replace the old records, table patches update them. Then
-    /// drops the objects no longer reachable from the roots.
+    /// drops the objects no longer reachable from the roots. A delta that
+    /// fails [`Image::check_delta`] is refused before anything changes.
     pub fn apply(&mut self, delta: &Image) -> Result<(), ImageError> {
-        if !self.full {
-            return Err(ImageError::NotFull);
-        }
+        self.check_delta(delta)?;
         for (id, obj) in &delta.objects {
             match obj {
                 Object::TablePatch(p) => {
                     let Some(Object::Table(t)) = self.objects.get_mut(id) else {
-                        return Err(ImageError::Missing { id: *id });
+                        unreachable!("checked: table {id} is held");
                     };
                     t.meta = p.meta;
                     t.array.resize(p.array_len as usize, Val::Nil);
                     t.entries
                         .resize(p.entries_len as usize, (Val::Nil, Val::Nil));
                     for (i, v) in &p.array {
-                        let slot = t.array.get_mut(*i as usize).ok_or_else(|| {
-                            ImageError::Invalid(format!("table {id}: array slot {i} out of range"))
-                        })?;
-                        *slot = *v;
+                        t.array[*i as usize] = *v;
                     }
                     for (i, k, v) in &p.entries {
-                        let slot = t.entries.get_mut(*i as usize).ok_or_else(|| {
-                            ImageError::Invalid(format!("table {id}: entry {i} out of range"))
-                        })?;
-                        *slot = (*k, *v);
+                        t.entries[*i as usize] = (*k, *v);
                     }
                 }
                 other => {
@@ -310,8 +316,53 @@ impl Image {
             }
         }
         self.root = delta.root.clone();
+        self.epoch = delta.epoch;
         self.prune();
         Ok(())
+    }
+
+    /// Whether `delta` applies to this full image: it continues the
+    /// chain, and every table patch names a table held here and slots
+    /// inside the sizes it gives.
+    pub fn check_delta(&self, delta: &Image) -> Result<(), ImageError> {
+        if !self.full {
+            return Err(ImageError::NotFull);
+        }
+        self.check_follows(delta)?;
+        for (id, obj) in &delta.objects {
+            if let Object::TablePatch(p) = obj {
+                if !matches!(self.objects.get(id), Some(Object::Table(_))) {
+                    return Err(ImageError::Missing { id: *id });
+                }
+                if let Some((i, _)) = p.array.iter().find(|(i, _)| *i >= p.array_len) {
+                    return Err(ImageError::Invalid(format!(
+                        "table {id}: array slot {i} out of range"
+                    )));
+                }
+                if let Some((i, _, _)) = p.entries.iter().find(|(i, _, _)| *i >= p.entries_len) {
+                    return Err(ImageError::Invalid(format!(
+                        "table {id}: entry {i} out of range"
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `later` is the delta that continues this image's chain.
+    pub fn check_follows(&self, later: &Image) -> Result<(), ImageError> {
+        if later.full || later.parent != self.epoch {
+            return Err(ImageError::Gap {
+                expected: self.epoch,
+                found: later.parent,
+            });
+        }
+        Ok(())
+    }
+
+    /// Whether two images describe the same heap (whatever their epochs).
+    pub fn same_heap(&self, other: &Image) -> bool {
+        self.full == other.full && self.root == other.root && self.objects == other.objects
     }
 
     /// Folds a later delta into this delta, so that applying the result
@@ -321,6 +372,7 @@ impl Image {
         if self.full {
             return self.apply(later);
         }
+        self.check_follows(later)?;
         for (id, obj) in &later.objects {
             match (self.objects.get_mut(id), obj) {
                 (Some(Object::TablePatch(p)), Object::TablePatch(q)) => {
@@ -365,6 +417,7 @@ impl Image {
             }
         }
         self.root = later.root.clone();
+        self.epoch = later.epoch;
         Ok(())
     }
 
