@@ -250,8 +250,16 @@ fn through_deltas(program: &Program, points: [u64; 3]) -> Result<(Vec<u8>, Strin
     let mut via_merged: understudy::runtime::image::Image = first.unwrap();
     via_merged.apply(&merged).map_err(|e| e.to_string())?;
     if !via_merged.same_heap(&full) {
+        let differing: Vec<_> = full
+            .objects
+            .iter()
+            .filter(|(k, v)| via_merged.objects.get(k) != Some(v))
+            .map(|(k, v)| format!("{k}: {v:?} vs {:?}", via_merged.objects.get(k)))
+            .take(3)
+            .collect();
         return Err(format!(
-            "merged deltas differ from a full image at {points:?}"
+            "merged deltas differ from a full image at {points:?}: {differing:?}, roots equal {}",
+            via_merged.root == full.root
         ));
     }
     if !base.same_heap(&full) || base.epoch != full.epoch {

@@ -38,7 +38,7 @@ fn base_and_deltas_round_trip_and_compact() {
         let w = store.write(&rt.checkpoint_delta()).unwrap();
         assert_eq!(w.epoch, round + 2);
     }
-    let expected = rt.checkpoint();
+    let expected = rt.snapshot();
     let loaded = store::load(&dir).unwrap();
     assert_eq!(loaded.epoch, 6);
     assert_eq!(loaded.runtime_id, 42);
@@ -62,7 +62,7 @@ fn base_and_deltas_round_trip_and_compact() {
     assert_eq!(reopened.write(&rt.checkpoint_delta()).unwrap().epoch, 8);
     let last = store::load(&dir).unwrap();
     assert_eq!(last.epoch, 8);
-    assert!(same(&last.image, &rt.checkpoint()));
+    assert!(same(&last.image, &rt.snapshot()));
     let mut restored = Runtime::new(Config::default());
     restored.restore(&last.image).unwrap();
     restored

@@ -490,8 +490,13 @@ fn a_short_partition_is_ridden_out_and_a_long_one_fails_over_and_fences() {
         "the reply did not wait for the link"
     );
     set_x(port, (0..10).map(|i| format!("b{i}")));
-    assert!(
-        !root.join("data").join("TERM").exists(),
+    // The first handshake gave the new program term 1; a promotion would
+    // have made it 2.
+    assert_eq!(
+        std::fs::read_to_string(root.join("data").join("TERM"))
+            .unwrap()
+            .trim(),
+        "1",
         "promoted during a short partition"
     );
 
@@ -499,7 +504,8 @@ fn a_short_partition_is_ridden_out_and_a_long_one_fails_over_and_fences() {
     // link heals the old primary learns the new term and stops.
     relay.partition(Duration::from_millis(2500));
     let deadline = Instant::now() + Duration::from_secs(20);
-    while !root.join("data").join("TERM").exists() {
+    let term = || std::fs::read_to_string(root.join("data").join("TERM")).unwrap_or_default();
+    while term().trim() != "2" {
         assert!(Instant::now() < deadline, "the replica did not take over");
         std::thread::sleep(Duration::from_millis(20));
     }

@@ -211,7 +211,10 @@ pub async fn stand_by(
     failure_timeout: Duration,
     serve_on: &[(String, String)],
 ) -> Result<Takeover, StandbyError> {
-    let Standby { mut machine, metrics } = standby;
+    let Standby {
+        mut machine,
+        metrics,
+    } = standby;
     machine.set_config(
         StandbyConfig {
             failure_timeout,

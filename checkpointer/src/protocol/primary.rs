@@ -233,7 +233,10 @@ impl Primary {
                 } else {
                     // A standby answers Welcome with the primary's own term
                     // (or fences it); anything else breaks the protocol.
-                    self.close(format!("welcome for term {term}, this primary holds {}", self.term));
+                    self.close(format!(
+                        "welcome for term {term}, this primary holds {}",
+                        self.term
+                    ));
                     return;
                 }
                 self.link = Link::Up;
@@ -313,7 +316,10 @@ impl Primary {
             _ if self.fenced.is_some() => None,
             Link::Down => None,
             Link::Greeting => Some(self.last_heard + self.config.link_timeout),
-            Link::Up => Some(self.next_heartbeat.min(self.last_heard + self.config.link_timeout)),
+            Link::Up => Some(
+                self.next_heartbeat
+                    .min(self.last_heard + self.config.link_timeout),
+            ),
         }
     }
 
@@ -334,7 +340,10 @@ impl Primary {
             runtime_id: self.config.runtime_id,
             term: self.term,
         };
-        Some((image.epoch, frame::encode(&image, at, self.config.compression)))
+        Some((
+            image.epoch,
+            frame::encode(&image, at, self.config.compression),
+        ))
     }
 
     /// The frame from [`Primary::poll_data`] is written.

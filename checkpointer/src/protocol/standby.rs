@@ -153,7 +153,10 @@ impl<S: Storage> Standby<S> {
         if let Some(old) = self.link.take() {
             self.events.push_back(StandbyEvent::CloseLink(old.id));
         }
-        self.link = Some(Link { id: link, term: None });
+        self.link = Some(Link {
+            id: link,
+            term: None,
+        });
         if !self.promoted {
             self.alive(now);
         }
@@ -256,8 +259,13 @@ impl<S: Storage> Standby<S> {
             Err(reason) => {
                 tracing::warn!("refused a frame: {reason}");
                 let epoch = frame::decode_header(bytes).map_or(0, |h| h.epoch);
-                self.transmits
-                    .push_back((link, ToPrimary::Refused { epoch, reason: reason.clone() }));
+                self.transmits.push_back((
+                    link,
+                    ToPrimary::Refused {
+                        epoch,
+                        reason: reason.clone(),
+                    },
+                ));
                 self.events.push_back(StandbyEvent::Refused { reason });
             }
         }
@@ -267,9 +275,6 @@ impl<S: Storage> Standby<S> {
     /// a refused frame changes nothing.
     fn hold(&mut self, bytes: &[u8], link_term: Option<u64>) -> Result<u64, String> {
         let (header, image) = frame::decode(bytes).map_err(|e| e.to_string())?;
-        if std::env::var("SIM_TRACE").is_ok() {
-            eprintln!("standby gets {:?} {} after {} (holds {})", header.kind, header.epoch, header.parent_epoch, self.epoch());
-        }
         if let Some(term) = link_term.filter(|t| *t != header.term) {
             return Err(format!(
                 "frame of term {} on a link of term {term}",

@@ -45,9 +45,10 @@ impl DirStorage {
         let err = |e: std::io::Error| StorageError(format!("{}: {e}", dir.display()));
         std::fs::create_dir_all(dir).map_err(err)?;
         let term = match std::fs::read_to_string(term_path(dir)) {
-            Ok(t) => t.trim().parse().map_err(|_| {
-                StorageError(format!("{}: not a term", term_path(dir).display()))
-            })?,
+            Ok(t) => t
+                .trim()
+                .parse()
+                .map_err(|_| StorageError(format!("{}: not a term", term_path(dir).display())))?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
             Err(e) => return Err(err(e)),
         };

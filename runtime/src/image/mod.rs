@@ -30,13 +30,28 @@ use crate::sched::{ResourceKind, TaskStatus};
 use crate::thread::{Ret, ThreadStatus};
 
 /// A value in a record: immediate, or a reference to an object by id.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub enum Val {
     Nil,
     Bool(bool),
     Int(i64),
     Num(f64),
     Ref(u64),
+}
+
+/// Records are equal when they would encode to the same bytes: floats
+/// compare by their bits (a NaN equals itself, 0.0 differs from -0.0).
+impl PartialEq for Val {
+    fn eq(&self, other: &Val) -> bool {
+        match (self, other) {
+            (Val::Num(a), Val::Num(b)) => a.to_bits() == b.to_bits(),
+            (Val::Nil, Val::Nil) => true,
+            (Val::Bool(a), Val::Bool(b)) => a == b,
+            (Val::Int(a), Val::Int(b)) => a == b,
+            (Val::Ref(a), Val::Ref(b)) => a == b,
+            _ => false,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
