@@ -630,7 +630,7 @@ impl Sim {
                     standby.handle_bytes(id, now);
                     let mut f = Framer::default();
                     f.push(&m);
-                    match f.next::<ToStandby>() {
+                    match f.next_message::<ToStandby>() {
                         Ok(Some(msg)) => standby.handle_control(id, msg, now),
                         other => at.fail(format!("a control message did not frame: {other:?}")),
                     }
@@ -664,7 +664,7 @@ impl Sim {
                         server.machine.handle_bytes(now);
                         let mut f = Framer::default();
                         f.push(&m);
-                        match f.next::<ToPrimary>() {
+                        match f.next_message::<ToPrimary>() {
                             Ok(Some(msg)) => server.machine.handle_control(msg, now),
                             other => at.fail(format!("a control message did not frame: {other:?}")),
                         }

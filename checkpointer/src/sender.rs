@@ -404,7 +404,7 @@ async fn link(
                     machine.handle_bytes(now);
                     framer.push(&chunk.bytes);
                     loop {
-                        match framer.next::<ToPrimary>() {
+                        match framer.next_message::<ToPrimary>() {
                             Ok(Some(msg)) => machine.handle_control(msg, now),
                             Ok(None) => break,
                             Err(e) => {

@@ -391,7 +391,7 @@ async fn serve_link(link: LinkId, incoming: quinn::Incoming, input: mpsc::Unboun
                 framer.push(&chunk.bytes);
                 let mut bad = None;
                 loop {
-                    match framer.next::<ToStandby>() {
+                    match framer.next_message::<ToStandby>() {
                         Ok(Some(msg)) => {
                             let _ = input.send(Input::Control(link, msg, at));
                         }

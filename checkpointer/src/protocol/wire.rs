@@ -107,7 +107,7 @@ impl Framer {
     }
 
     /// The next whole message, decoded.
-    pub fn next<T: for<'de> Deserialize<'de>>(&mut self) -> Result<Option<T>, LinkError> {
+    pub fn next_message<T: for<'de> Deserialize<'de>>(&mut self) -> Result<Option<T>, LinkError> {
         match self.next_bytes()? {
             None => Ok(None),
             Some(bytes) => postcard::from_bytes(&bytes)
@@ -140,7 +140,7 @@ mod tests {
             let mut got = Vec::new();
             for piece in bytes.chunks(cut) {
                 framer.push(piece);
-                while let Some(m) = framer.next::<ToStandby>().unwrap() {
+                while let Some(m) = framer.next_message::<ToStandby>().unwrap() {
                     got.push(m);
                 }
             }
