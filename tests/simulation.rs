@@ -875,7 +875,7 @@ impl Sim {
         for bytes in control {
             self.send_control(id, bytes, partitioned, true);
         }
-        if let Some((_, frame)) = data {
+        if let Some(frame) = data.map(|f| f.encode()) {
             let c = self.conns.get_mut(&id).unwrap();
             let framed = wire::frame_bytes(&frame);
             c.frame_ends.push_back(framed.len());

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use understudy_runtime::image::Image;
 
+use crate::protocol::primary::OutgoingFrame;
 use crate::protocol::wire::{self, Framer, ToPrimary};
 use crate::protocol::{Primary, PrimaryConfig, PrimaryEvent};
 use crate::replication::{self, Certs, LinkError, REPLICA_NAME};
@@ -275,7 +276,7 @@ async fn run(
 /// so the loop never waits on a write and never cancels one.
 struct Writers {
     control: mpsc::UnboundedSender<Vec<u8>>,
-    data: mpsc::Sender<Vec<u8>>,
+    data: mpsc::Sender<OutgoingFrame>,
 }
 
 /// Carries out what the machine asks for; returns how the link ends, if
@@ -314,11 +315,8 @@ fn act(machine: &mut Primary, progress: &Progress, writers: Option<&Writers>) ->
             }
         }
         if w.data.capacity() > 0 {
-            if let Some((_, frame)) = machine.poll_data() {
-                progress
-                    .bytes_sent
-                    .fetch_add(frame.len() as u64, Ordering::SeqCst);
-                if w.data.try_send(wire::frame_bytes(&frame)).is_err() {
+            if let Some(frame) = machine.poll_data() {
+                if w.data.try_send(frame).is_err() {
                     return Some(LinkEnd::Lost("the data stream closed".into()));
                 }
             }
@@ -333,7 +331,7 @@ async fn link(
     replica: SocketAddr,
     machine: &mut Primary,
     rx: &mut mpsc::UnboundedReceiver<Image>,
-    progress: &Progress,
+    progress: &Arc<Progress>,
 ) -> LinkEnd {
     let quic = |e: &dyn std::fmt::Display| LinkEnd::Lost(e.to_string());
     let connecting = match endpoint.connect(replica, REPLICA_NAME) {
@@ -365,7 +363,7 @@ async fn link(
     // Control first: a heartbeat or an ack never waits behind a frame.
     let _ = control_send.set_priority(1);
     let (control_tx, mut control_rx) = mpsc::unbounded_channel::<Vec<u8>>();
-    let (data_tx, mut data_rx) = mpsc::channel::<Vec<u8>>(1);
+    let (data_tx, mut data_rx) = mpsc::channel::<OutgoingFrame>(1);
     let (written_tx, mut written_rx) = mpsc::unbounded_channel::<()>();
     let writers = Writers {
         control: control_tx,
@@ -378,9 +376,21 @@ async fn link(
             }
         }
     });
+    let sent = progress.clone();
     let data_writer = tokio::spawn(async move {
-        while let Some(bytes) = data_rx.recv().await {
-            if data_send.write_all(&bytes).await.is_err() {
+        while let Some(frame) = data_rx.recv().await {
+            // Encoding a large image takes long: off the loop, so that
+            // heartbeats and acks go on meanwhile.
+            let Ok(bytes) = tokio::task::spawn_blocking(move || frame.encode()).await else {
+                break;
+            };
+            sent.bytes_sent
+                .fetch_add(bytes.len() as u64, Ordering::SeqCst);
+            if data_send
+                .write_all(&wire::frame_bytes(&bytes))
+                .await
+                .is_err()
+            {
                 break;
             }
             let _ = written_tx.send(());

@@ -286,10 +286,9 @@ pub async fn stand_by(
             _ = tokio::time::sleep_until(wake.map_or_else(tokio::time::Instant::now, Into::into)),
                 if wake.is_some() => {
                 // The loop may have been busy (a large frame): let the
-                // readers hand over what arrived meanwhile before judging.
-                for _ in 0..3 {
-                    tokio::task::yield_now().await;
-                }
+                // I/O driver and the readers hand over what arrived
+                // meanwhile before judging.
+                tokio::time::sleep(Duration::from_millis(10)).await;
                 if input_rx.is_empty() {
                     machine.handle_timeout(Instant::now());
                 }

@@ -75,6 +75,23 @@ pub enum PrimaryEvent {
     CloseLink(String),
 }
 
+/// A frame to write on the data stream, not yet encoded.
+pub struct OutgoingFrame {
+    pub image: Image,
+    pub at: Position,
+    pub compression: Compression,
+}
+
+impl OutgoingFrame {
+    pub fn epoch(&self) -> u64 {
+        self.image.epoch
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        frame::encode(&self.image, self.at, self.compression)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Link {
     Down,
@@ -329,21 +346,23 @@ impl Primary {
     }
 
     /// The next frame to write on the data stream, if the link is up and
-    /// the previous one is written ([`Primary::data_written`]).
-    pub fn poll_data(&mut self) -> Option<(u64, Vec<u8>)> {
+    /// the previous one is written ([`Primary::data_written`]). The driver
+    /// encodes it ([`OutgoingFrame::encode`]) where the encoding does not
+    /// hold up the link (a large image takes long).
+    pub fn poll_data(&mut self) -> Option<OutgoingFrame> {
         if self.link != Link::Up || self.data_busy || self.fenced.is_some() {
             return None;
         }
         let image = self.unsent.take()?;
         self.data_busy = true;
-        let at = Position {
-            runtime_id: self.config.runtime_id,
-            term: self.term,
-        };
-        Some((
-            image.epoch,
-            frame::encode(&image, at, self.config.compression),
-        ))
+        Some(OutgoingFrame {
+            image,
+            at: Position {
+                runtime_id: self.config.runtime_id,
+                term: self.term,
+            },
+            compression: self.config.compression,
+        })
     }
 
     /// The frame from [`Primary::poll_data`] is written.
