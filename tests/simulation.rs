@@ -486,18 +486,9 @@ impl Sim {
         self.drop_conns_of(n);
     }
 
-    /// A crashed process's connections go silent (the peer notices by
-    /// its timeouts).
+    /// A crashed process's connections go silent: nothing more is
+    /// delivered on them, and the peer notices by its timeouts.
     fn drop_conns_of(&mut self, n: usize) {
-        for c in self.conns.values_mut() {
-            if c.primary == n || c.standby == n {
-                c.up.clear();
-                c.down.clear();
-                c.data_queue.clear();
-                c.frame_ends.clear();
-                c.data_in_flight.clear();
-            }
-        }
         for c in self.conns.values_mut() {
             if c.primary == n || c.standby == n {
                 c.dead = true;
