@@ -32,6 +32,7 @@
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use understudy::runtime::image::Image;
@@ -1145,19 +1146,53 @@ fn seeds() -> Vec<u64> {
     (1..=n).collect()
 }
 
+/// Seeds are independent, so they run on every core; each worker takes the
+/// next seed until none is left or one has failed (its panic reports the
+/// seed and the replay command).
 #[test]
 fn replication_survives_seeded_faults() {
-    let mut released = 0;
-    let mut promotions = 0;
     let seeds = seeds();
-    for &seed in &seeds {
-        let mut sim = Sim::new(seed);
-        sim.run(STEPS);
-        released += sim.released;
-        promotions += sim.promotions;
-    }
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let totals: Vec<(usize, usize)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers.min(seeds.len()))
+            .map(|_| {
+                scope.spawn(|| {
+                    let (mut released, mut promotions) = (0, 0);
+                    while !failed.load(Ordering::Relaxed) {
+                        let Some(&seed) = seeds.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                            break;
+                        };
+                        let outcome = std::panic::catch_unwind(|| {
+                            let mut sim = Sim::new(seed);
+                            sim.run(STEPS);
+                            (sim.released, sim.promotions)
+                        });
+                        match outcome {
+                            Ok((r, p)) => {
+                                released += r;
+                                promotions += p;
+                            }
+                            Err(panic) => {
+                                failed.store(true, Ordering::Relaxed);
+                                std::panic::resume_unwind(panic);
+                            }
+                        }
+                    }
+                    (released, promotions)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .collect()
+    });
+    let released: usize = totals.iter().map(|t| t.0).sum();
+    let promotions: usize = totals.iter().map(|t| t.1).sum();
     eprintln!(
-        "{} seeds: {released} replies released, {promotions} promotions",
+        "{} seeds on {workers} threads: {released} replies released, {promotions} promotions",
         seeds.len()
     );
     assert!(released > 0, "no reply was ever released");
