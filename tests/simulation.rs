@@ -50,6 +50,8 @@ const HEARTBEAT: Duration = Duration::from_millis(50);
 /// A connection with nothing delivered either way for this long breaks
 /// (QUIC's idle timeout).
 const IDLE_TIMEOUT: Duration = Duration::from_millis(1000);
+/// How long the standby may take to catch up once the clients stop.
+const CATCH_UP: Duration = Duration::from_secs(30);
 const RECONNECT_PAUSE: Duration = Duration::from_millis(100);
 /// Steps of a seed's faulty phase (about 2 s of simulated time).
 const STEPS: usize = 1000;
@@ -116,6 +118,7 @@ impl Rng {
 }
 
 /// The network's character for one seed.
+#[derive(Debug)]
 struct Faults {
     latency: (Duration, Duration),
     /// Data bytes per millisecond.
@@ -276,9 +279,9 @@ impl Sim {
         let lat_lo = Duration::from_micros(50 + rng.below(2000));
         let faults = Faults {
             latency: (lat_lo, lat_lo + Duration::from_micros(rng.below(5000))),
-            // 32 KB/s to 16 MB/s: at the low end a full image takes
-            // seconds, far past the failure timeout.
-            bandwidth: 32 << rng.below(10),
+            // 4 KB/s to 16 MB/s: at the low end a full image takes
+            // seconds, past the failure timeout and the link timeout.
+            bandwidth: 4 << rng.below(13),
             control_loss: [0.0, 0.01, 0.1][rng.below(3) as usize],
             control_dup: [0.0, 0.02, 0.1][rng.below(3) as usize],
             partition_per_step: [0.0, 0.001, 0.004][rng.below(3) as usize],
@@ -287,6 +290,7 @@ impl Sim {
             replay_per_step: [0.0, 0.005][rng.below(2) as usize],
             lost_image: [0.0, 0.01, 0.05][rng.below(3) as usize],
         };
+        trace(|| format!("seed {seed}: {faults:?}"));
         let t0 = Instant::now();
         let requests: Rc<RefCell<VecDeque<Request>>> = Rc::default();
         let replies: Rc<RefCell<Vec<(i64, String)>>> = Rc::default();
@@ -383,15 +387,15 @@ impl Sim {
             for (id, text) in s.untagged.drain(..) {
                 s.held.push_back((epoch, id, text));
             }
-            if std::env::var("SIM_TRACE").is_ok() {
-                eprintln!(
+            trace(|| {
+                format!(
                     "node {node} captured {} (after {}) full {} lost {}",
                     image.epoch,
                     image.parent,
                     image.full,
                     lose && !image.full
-                );
-            }
+                )
+            });
             if lose && !image.full {
                 // The hand-off failed: the machine must notice the gap.
                 continue;
@@ -433,6 +437,7 @@ impl Sim {
                     .between(Duration::from_millis(10), Duration::from_millis(250))
             };
             self.partition_until = self.now + d;
+            trace(|| format!("t={:?} partition for {d:?}", self.now - self.t0));
         }
         // Crash the serving primary.
         if storms && self.rng.chance(self.faults.primary_crash_per_step) {
@@ -459,6 +464,12 @@ impl Sim {
                     .rng
                     .between(Duration::from_millis(5), Duration::from_millis(800));
                 self.nodes[n].restart_at = Some(self.now + back);
+                trace(|| {
+                    format!(
+                        "t={:?} standby {n} crashes for {back:?}",
+                        self.now - self.t0
+                    )
+                });
                 self.drop_conns_of(n);
             }
         }
@@ -479,6 +490,7 @@ impl Sim {
     }
 
     fn crash(&mut self, n: usize) {
+        trace(|| format!("t={:?} node {n} crashes", self.now - self.t0));
         self.nodes[n].alive = false;
         self.nodes[n].server = None;
         if let Some(s) = self.nodes[n].standby.take() {
@@ -723,9 +735,6 @@ impl Sim {
     /// Clients send requests; the serving runtimes run them and capture
     /// epochs (on a timer, and at once when replies wait: group commit).
     fn work(&mut self) {
-        if self.drained {
-            return;
-        }
         for n in 0..self.nodes.len() {
             if !self.nodes[n].alive {
                 continue;
@@ -734,6 +743,16 @@ impl Sim {
                 continue;
             };
             if s.machine.fenced().is_some() {
+                continue;
+            }
+            if self.drained {
+                // No more clients; an idle runtime still takes a full
+                // image it is asked for (the request wakes it).
+                if std::mem::take(&mut s.want_full) {
+                    s.rt.full_image_request().request();
+                    s.rt.checkpoint_now();
+                    self.capture_done(n);
+                }
                 continue;
             }
             let k = self.rng.below(4);
@@ -755,8 +774,7 @@ impl Sim {
             let due = !s.untagged.is_empty() || self.rng.chance(0.2);
             if due || s.want_full {
                 if std::mem::take(&mut s.want_full) {
-                    s.rt.full_image_request()
-                        .store(true, std::sync::atomic::Ordering::SeqCst);
+                    s.rt.full_image_request().request();
                 }
                 s.rt.checkpoint_now();
                 self.capture_done(n);
@@ -806,6 +824,12 @@ impl Sim {
                 let s = self.nodes[n].server.as_mut().unwrap();
                 s.conn = Some(id);
                 s.machine.handle_connected(now);
+                trace(|| {
+                    format!(
+                        "t={:?} node {n} connects to {target}: conn {id}",
+                        now - self.t0
+                    )
+                });
             } else {
                 let s = self.nodes[n].server.as_mut().unwrap();
                 s.next_connect = now + RECONNECT_PAUSE + LINK_TIMEOUT;
@@ -835,7 +859,10 @@ impl Sim {
                 // would take it at its next safepoint; here the
                 // simulator picks the safepoints, to snapshot them).
                 PrimaryEvent::NeedFullImage => s.want_full = true,
-                PrimaryEvent::Fenced(_) | PrimaryEvent::CloseLink(_) => close = true,
+                PrimaryEvent::Fenced(_) | PrimaryEvent::CloseLink(_) => {
+                    trace(|| format!("t={:?} node {n}: {event:?}", now - self.t0));
+                    close = true;
+                }
                 PrimaryEvent::LinkUp { term } => {
                     if term < self.nodes[n].term {
                         self.fail(format!(
@@ -867,9 +894,18 @@ impl Sim {
         for bytes in control {
             self.send_control(id, bytes, partitioned, true);
         }
-        if let Some(frame) = data.map(|f| f.encode()) {
+        if let Some(frame) = data {
+            let encoded = frame.encode();
+            trace(|| {
+                format!(
+                    "node {n} sends epoch {} (full {}) on conn {id}: {} bytes",
+                    frame.epoch(),
+                    frame.image.full,
+                    encoded.len()
+                )
+            });
             let c = self.conns.get_mut(&id).unwrap();
-            let framed = wire::frame_bytes(&frame);
+            let framed = wire::frame_bytes(&encoded);
             c.frame_ends.push_back(framed.len());
             c.data_queue.extend(framed);
         }
@@ -1109,10 +1145,11 @@ impl Sim {
         while self.now < end {
             self.step();
         }
-        // Then the clients stop, and the standby must catch up.
+        // Then the clients stop, and the standby must catch up (a full
+        // image on the slowest link takes several seconds).
         self.drained = true;
-        let end = self.now + Duration::from_millis(4000);
-        while self.now < end {
+        let end = self.now + CATCH_UP;
+        while self.now < end && !self.caught_up() {
             self.step();
         }
         let Some(p) = self.serving() else { return };
@@ -1121,7 +1158,7 @@ impl Sim {
         let Some(standby) = self.nodes[t].standby.as_ref() else {
             return;
         };
-        if standby.runtime_id() != s.runtime_id || standby.epoch() < s.machine.head() {
+        if !self.caught_up() {
             self.fail(format!(
                 "after a quiet time the standby holds epoch {} of {:#x}; the primary is at {} of {:#x} (acked {})",
                 standby.epoch(),
@@ -1131,6 +1168,27 @@ impl Sim {
                 s.machine.acked()
             ));
         }
+    }
+
+    /// The serving node's standby holds its newest epoch (or there is no
+    /// one to catch up with).
+    fn caught_up(&self) -> bool {
+        let Some(p) = self.serving() else { return true };
+        let s = self.nodes[p].server.as_ref().unwrap();
+        match self.nodes[s.target].standby.as_ref() {
+            Some(standby) => {
+                standby.runtime_id() == s.runtime_id && standby.epoch() >= s.machine.head()
+            }
+            None => true,
+        }
+    }
+}
+
+/// With `SIM_TRACE` set, what happens is printed as it happens.
+fn trace(what: impl FnOnce() -> String) {
+    thread_local!(static ON: bool = std::env::var_os("SIM_TRACE").is_some());
+    if ON.with(|on| *on) {
+        eprintln!("{}", what());
     }
 }
 
@@ -1186,7 +1244,10 @@ fn replication_survives_seeded_faults() {
             .collect();
         handles
             .into_iter()
-            .map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
             .collect()
     });
     let released: usize = totals.iter().map(|t| t.0).sum();

@@ -117,7 +117,7 @@ impl Protection {
                 if let Err(e) = written {
                     // The store's chain is broken: it continues from the
                     // next full image.
-                    full_wanted.store(true, Ordering::SeqCst);
+                    full_wanted.request();
                     sink_errors.borrow_mut().push(e.to_string());
                 }
             },

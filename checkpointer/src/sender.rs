@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 use understudy_runtime::image::Image;
+use understudy_runtime::runtime::FullImageRequest;
 
 use crate::protocol::primary::OutgoingFrame;
 use crate::protocol::wire::{self, Framer, ToPrimary};
@@ -34,7 +35,7 @@ pub struct Progress {
     pub term: AtomicU64,
     /// Raised when the replica needs a full image (the runtime's
     /// [`understudy_runtime::Runtime::full_image_request`]).
-    pub full_wanted: Arc<AtomicBool>,
+    pub full_wanted: Arc<FullImageRequest>,
     /// A replica with a higher term answered: this primary must stop.
     pub fenced: AtomicBool,
     pub connected: AtomicBool,
@@ -174,7 +175,7 @@ impl Sender {
         replica: SocketAddr,
         certs: Certs,
         config: PrimaryConfig,
-        full_wanted: Arc<AtomicBool>,
+        full_wanted: Arc<FullImageRequest>,
     ) -> Result<Sender, LinkError> {
         let client = replication::client_config(&certs)?;
         Self::start_with(replica, client, config, full_wanted)
@@ -187,7 +188,7 @@ impl Sender {
         replica: SocketAddr,
         client: quinn::ClientConfig,
         config: PrimaryConfig,
-        full_wanted: Arc<AtomicBool>,
+        full_wanted: Arc<FullImageRequest>,
     ) -> Result<Sender, LinkError> {
         let (tx, rx) = mpsc::unbounded_channel();
         let progress = Arc::new(Progress {
@@ -291,9 +292,7 @@ fn act(machine: &mut Primary, progress: &Progress, writers: Option<&Writers>) ->
                 progress.ack_signal.notify_one();
             }
             PrimaryEvent::NeedFullImage => {
-                progress.full_wanted.store(true, Ordering::SeqCst);
-                // Wakes an idle runtime so that it takes the image now.
-                progress.ack_signal.notify_one();
+                progress.full_wanted.request();
             }
             PrimaryEvent::Fenced(term) => {
                 tracing::error!("the replica serves with term {term}: stopping replication");

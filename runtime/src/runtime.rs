@@ -178,10 +178,33 @@ pub struct Runtime {
     /// See [`Runtime::blocking_io`].
     io: Option<tokio::runtime::Runtime>,
     output_commit: Option<OutputCommit>,
-    /// Set by a checkpoint consumer whose chain broke (a replica that
-    /// needs a resync, a store write that failed): the next image is full,
-    /// and soon.
-    full_wanted: Arc<AtomicBool>,
+    full_wanted: Arc<FullImageRequest>,
+}
+
+/// A checkpoint consumer's request for a full image, made when its chain
+/// broke (a replica that needs a resync, a store write that failed): the
+/// runtime takes one at its next safepoint, and an idle runtime wakes up
+/// for it (a standby must not wait for the next client request to get an
+/// image).
+#[derive(Debug, Default)]
+pub struct FullImageRequest {
+    wanted: AtomicBool,
+    wake: tokio::sync::Notify,
+}
+
+impl FullImageRequest {
+    pub fn request(&self) {
+        self.wanted.store(true, Ordering::SeqCst);
+        self.wake.notify_one();
+    }
+
+    pub fn is_wanted(&self) -> bool {
+        self.wanted.load(Ordering::SeqCst)
+    }
+
+    fn take(&self) -> bool {
+        self.wanted.swap(false, Ordering::SeqCst)
+    }
 }
 
 /// Output commit: socket output is held until the epoch that produced it
@@ -562,6 +585,7 @@ impl Runtime {
                 }
                 _ = tokio::time::sleep(sleep.unwrap_or_default()), if sleep.is_some() => {}
                 _ = acked_signal(&self.output_commit) => {}
+                _ = self.full_wanted.wake.notified() => {}
             }
         };
         self.flush();
@@ -586,9 +610,9 @@ impl Runtime {
         });
     }
 
-    /// A flag a checkpoint consumer raises when it needs a full image: the
-    /// runtime takes one at the next safepoint (instead of a delta).
-    pub fn full_image_request(&self) -> Arc<AtomicBool> {
+    /// What a checkpoint consumer uses to ask for a full image (instead of
+    /// the next delta); see [`FullImageRequest`].
+    pub fn full_image_request(&self) -> Arc<FullImageRequest> {
         self.full_wanted.clone()
     }
 
@@ -658,7 +682,7 @@ impl Runtime {
     pub fn checkpoint_now(&mut self) -> Option<CheckpointInfo> {
         let mut c = self.checkpointing.take()?;
         let start = Instant::now();
-        let image = if c.taken == 0 || self.full_wanted.swap(false, Ordering::SeqCst) {
+        let image = if c.taken == 0 || self.full_wanted.take() {
             self.checkpoint()
         } else {
             self.checkpoint_delta()
@@ -704,7 +728,7 @@ impl Runtime {
             .policy
             .every_instructions
             .is_some_and(|n| c.instructions >= n);
-        let full_wanted = self.full_wanted.load(Ordering::SeqCst);
+        let full_wanted = self.full_wanted.is_wanted();
         if requested || by_time || by_count || full_wanted {
             self.checkpoint_now();
         }

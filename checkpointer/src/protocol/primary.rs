@@ -292,6 +292,8 @@ impl Primary {
                 self.control.clear();
                 self.events.push_back(PrimaryEvent::Fenced(term));
             }
+            // Liveness only, counted above.
+            ToPrimary::Alive { .. } => {}
             ToPrimary::Refused { epoch, reason } => {
                 tracing::warn!("the standby refused epoch {epoch}: {reason}; sending a full image");
                 if self.link == Link::Up {

@@ -223,6 +223,9 @@ impl<S: Storage> Standby<S> {
             ToStandby::Heartbeat { term, .. } => {
                 if self.promoted || term < self.term {
                     self.fence(link);
+                } else {
+                    self.transmits
+                        .push_back((link, ToPrimary::Alive { term: self.term }));
                 }
             }
         }

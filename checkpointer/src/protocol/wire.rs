@@ -43,6 +43,11 @@ pub enum ToPrimary {
     /// A frame was refused (it did not decode or follow): the primary
     /// sends a full image next.
     Refused { epoch: u64, reason: String },
+    /// The answer to a heartbeat. While a frame larger than the link
+    /// timeout's worth of bandwidth is on its way, the standby has nothing
+    /// else to say, and a primary that heard nothing would give the link up
+    /// and start that frame over, for ever.
+    Alive { term: u64 },
 }
 
 /// One message with its length prefix.
