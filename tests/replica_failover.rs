@@ -9,10 +9,13 @@
 //! kill lands: clients write without pause and the kill comes at a
 //! pseudo-random moment, round after round.
 
+use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 struct Proc(Child);
@@ -56,7 +59,10 @@ fn spawn_replica(
         command.arg("--certs").arg(certs);
     }
     let mut child = command
-        .env("RUST_LOG", "off")
+        .env(
+            "RUST_LOG",
+            std::env::var("RUST_LOG").unwrap_or_else(|_| "off".into()),
+        )
         .stderr(Stdio::piped())
         .spawn()
         .expect("starting understudy-replica");
@@ -67,8 +73,10 @@ fn spawn_replica(
         err.read_line(&mut line).unwrap();
         out.push(line);
     }
-    // Keep draining its stderr so it never blocks on a full pipe.
-    std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
+    // Keep draining its stderr so it never blocks on a full pipe (into
+    // DIR.log, read it with RUST_LOG=info when a test fails).
+    let mut log = std::fs::File::create(dir.with_extension("log")).unwrap();
+    std::thread::spawn(move || std::io::copy(&mut err, &mut log));
     (Proc(child), out)
 }
 
@@ -130,19 +138,40 @@ fn spawn_primary(options: &[&str], stderr_lines: usize) -> (Proc, u16, Vec<Strin
         err.read_line(&mut l).unwrap();
         lines.push(l);
     }
-    std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
+    // With RUST_LOG set, its log goes to understudy-primary-PID.log in the
+    // temporary directory.
+    let log: Box<dyn Write + Send> = if std::env::var_os("RUST_LOG").is_some() {
+        let path = std::env::temp_dir().join(format!("understudy-primary-{}.log", child.id()));
+        Box::new(std::fs::File::create(path).unwrap())
+    } else {
+        Box::new(std::io::sink())
+    };
+    std::thread::spawn(move || {
+        let mut log = log;
+        std::io::copy(&mut err, &mut log)
+    });
     (Proc(child), announced_port(&line), lines)
 }
 
 /// One RESP command on a fresh connection; None if the server is not there.
 fn command(port: u16, args: &[&str]) -> Option<String> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    command_waiting(port, args, Duration::from_secs(5))
+}
+
+/// A command in RESP.
+fn resp(args: &[&str]) -> String {
     let mut req = format!("*{}\r\n", args.len());
     for a in args {
         req.push_str(&format!("${}\r\n{a}\r\n", a.len()));
     }
-    s.write_all(req.as_bytes()).ok()?;
+    req
+}
+
+/// [`command`], waiting up to `wait` for the reply.
+fn command_waiting(port: u16, args: &[&str], wait: Duration) -> Option<String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(wait)).ok()?;
+    s.write_all(resp(args).as_bytes()).ok()?;
     let mut buf = [0u8; 512];
     let n = s.read(&mut buf).ok()?;
     if n == 0 {
@@ -398,48 +427,82 @@ fn both_sides_serve_prometheus_metrics() {
 }
 
 /// A UDP relay between a primary and its replica that can drop every
-/// datagram for a while (a network partition on loopback).
+/// datagram for a while (a network partition on loopback), and can make
+/// the primary-to-replica direction a slow link: a bottleneck of a given
+/// rate with a router's drop-tail queue in front of it.
 struct Relay {
     addr: std::net::SocketAddr,
-    drop_until: std::sync::Arc<std::sync::Mutex<Instant>>,
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    drop_until: Arc<Mutex<Instant>>,
+    /// Bytes per second towards the replica (None: as fast as loopback).
+    rate: Arc<Mutex<Option<u64>>>,
+    stop: Arc<AtomicBool>,
 }
+
+/// What the bottleneck's queue holds before it drops datagrams.
+const RELAY_QUEUE: usize = 64 * 1024;
 
 impl Relay {
     fn start(replica: std::net::SocketAddr) -> Relay {
         let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        socket
-            .set_read_timeout(Some(Duration::from_millis(20)))
-            .unwrap();
         let addr = socket.local_addr().unwrap();
-        let drop_until = std::sync::Arc::new(std::sync::Mutex::new(Instant::now()));
-        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let (d, s) = (drop_until.clone(), stop.clone());
+        let drop_until = Arc::new(Mutex::new(Instant::now()));
+        let rate: Arc<Mutex<Option<u64>>> = Arc::default();
+        let stop = Arc::new(AtomicBool::new(false));
+        let (d, r, s) = (drop_until.clone(), rate.clone(), stop.clone());
         std::thread::spawn(move || {
             let mut primary = None;
             let mut buf = vec![0u8; 65536];
-            while !s.load(std::sync::atomic::Ordering::SeqCst) {
+            // Datagrams towards the replica with the instant each leaves
+            // the bottleneck.
+            let mut queue: VecDeque<(Instant, Vec<u8>)> = VecDeque::new();
+            let mut queued = 0;
+            let mut free_at = Instant::now();
+            while !s.load(Ordering::SeqCst) {
+                let now = Instant::now();
+                while queue.front().is_some_and(|(at, _)| *at <= now) {
+                    let (_, datagram) = queue.pop_front().unwrap();
+                    queued -= datagram.len();
+                    let _ = socket.send_to(&datagram, replica);
+                }
+                let wait = queue
+                    .front()
+                    .map_or(Duration::from_millis(20), |(at, _)| {
+                        at.saturating_duration_since(now)
+                    })
+                    .max(Duration::from_micros(100));
+                socket.set_read_timeout(Some(wait)).unwrap();
                 let Ok((n, from)) = socket.recv_from(&mut buf) else {
                     continue;
                 };
-                if Instant::now() < *d.lock().unwrap() {
+                let now = Instant::now();
+                if now < *d.lock().unwrap() {
                     continue; // partitioned: the datagram is lost
                 }
-                let to = if from == replica {
-                    match primary {
-                        Some(p) => p,
-                        None => continue,
+                if from == replica {
+                    if let Some(p) = primary {
+                        let _ = socket.send_to(&buf[..n], p);
                     }
-                } else {
-                    primary = Some(from);
-                    replica
-                };
-                let _ = socket.send_to(&buf[..n], to);
+                    continue;
+                }
+                primary = Some(from);
+                match *r.lock().unwrap() {
+                    None => {
+                        let _ = socket.send_to(&buf[..n], replica);
+                    }
+                    Some(_) if queued + n > RELAY_QUEUE => {} // drop-tail
+                    Some(rate) => {
+                        free_at = free_at.max(now)
+                            + Duration::from_nanos(n as u64 * 1_000_000_000 / rate);
+                        queued += n;
+                        queue.push_back((free_at, buf[..n].to_vec()));
+                    }
+                }
             }
         });
         Relay {
             addr,
             drop_until,
+            rate,
             stop,
         }
     }
@@ -447,12 +510,142 @@ impl Relay {
     fn partition(&self, how_long: Duration) {
         *self.drop_until.lock().unwrap() = Instant::now() + how_long;
     }
+
+    fn throttle(&self, bytes_per_second: Option<u64>) {
+        *self.rate.lock().unwrap() = bytes_per_second;
+    }
 }
 
 impl Drop for Relay {
     fn drop(&mut self) {
-        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.stop.store(true, Ordering::SeqCst);
     }
+}
+
+/// 100 pseudo-random hex digits for key `i` (LZ4 cannot shrink them much).
+fn value_of(i: u64) -> String {
+    let mut x = i.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..100)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            char::from_digit((x % 16) as u32, 16).unwrap()
+        })
+        .collect()
+}
+
+/// Sends `commands` on one connection in batches of 1,000, pipelined, and
+/// returns every reply line (a bulk string's header and body are two).
+fn pipeline(port: u16, commands: &[Vec<String>], lines_per_reply: usize) -> Vec<String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut reader = BufReader::new(s.try_clone().unwrap());
+    let mut lines = Vec::new();
+    for batch in commands.chunks(1000) {
+        let mut out = String::new();
+        for c in batch {
+            let args: Vec<&str> = c.iter().map(String::as_str).collect();
+            out.push_str(&resp(&args));
+        }
+        s.write_all(out.as_bytes()).unwrap();
+        for _ in 0..batch.len() * lines_per_reply {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            lines.push(line.trim_end().to_owned());
+        }
+    }
+    lines
+}
+
+/// A frame that takes far longer to arrive than the failure timeout syncs,
+/// and the replica does not take over from the live primary: its bytes
+/// keep arriving. After a break longer than the primary's link timeout,
+/// the primary reconnects and, as the epoch it had in flight was lost with
+/// the old connection, sends a full image of 20,000 keys over a 256 KB/s
+/// link; meanwhile the standby only hears the primary byte by byte.
+#[test]
+fn a_frame_slower_than_the_failure_timeout_syncs_without_a_failover() {
+    const KEYS: u64 = 20_000;
+    let root = temp_dir("slowlink");
+    let certs = root.join("certs");
+    make_certs(&certs);
+    let data = root.join("data");
+    let (_replica, lines) = spawn_replica(
+        &data,
+        Some(&certs),
+        &["--listen", "127.0.0.1:0", "--failure-timeout", "3s"],
+        1,
+    );
+    let relay = Relay::start(
+        format!("127.0.0.1:{}", announced_port(&lines[0]))
+            .parse()
+            .unwrap(),
+    );
+    let (mut primary, port) = primary(&certs, relay.addr.port(), "output-commit");
+    wait_for(port, "the primary");
+    let sets: Vec<Vec<String>> = (0..KEYS)
+        .map(|i| vec!["SET".into(), format!("key:{i}"), value_of(i)])
+        .collect();
+    let replies = pipeline(port, &sets, 1);
+    assert!(replies.iter().all(|r| r == "+OK"), "a SET failed");
+
+    // Everything is acknowledged, and the program is idle.
+    let held = understudy_checkpointer::store::load(&data).unwrap().epoch;
+    relay.throttle(Some(256 * 1024));
+    // Longer than QUIC's idle timeout (1 s), well within the failure
+    // timeout (3 s) with the reconnection.
+    relay.partition(Duration::from_millis(1200));
+    // Its epoch is lost with the connection the primary gives up.
+    let during = std::thread::spawn(move || {
+        command_waiting(port, &["SET", "during", "x"], Duration::from_secs(60))
+    });
+    std::thread::sleep(Duration::from_millis(1200));
+    let healed = Instant::now();
+    assert_eq!(during.join().unwrap().as_deref(), Some("+OK\r\n"));
+    let synced = healed.elapsed();
+    assert!(
+        synced > Duration::from_secs(3),
+        "the resync took {synced:?}: not longer than the failure timeout"
+    );
+    assert_eq!(
+        std::fs::read_to_string(data.join("TERM")).unwrap().trim(),
+        "1",
+        "the replica took over from a live primary"
+    );
+    assert!(
+        primary.0.try_wait().unwrap().is_none(),
+        "the primary stopped"
+    );
+    let loaded = understudy_checkpointer::store::load(&data).unwrap();
+    let base = loaded.frames[0].header;
+    assert!(
+        base.kind == understudy_checkpointer::Kind::Full && base.epoch > held,
+        "the resync was not a full image (base at epoch {}, {held} held before)",
+        base.epoch
+    );
+    eprintln!(
+        "a full image of {} bytes over a 256 KB/s link synced {synced:?} after the break",
+        loaded.frames[0].bytes
+    );
+
+    // The replica holds everything: the primary dies, it takes over.
+    relay.throttle(None);
+    primary.0.kill().unwrap();
+    primary.0.wait().unwrap();
+    wait_for(port, "the promoted replica");
+    let gets: Vec<Vec<String>> = (0..KEYS)
+        .map(|i| vec!["GET".into(), format!("key:{i}")])
+        .collect();
+    let values = pipeline(port, &gets, 2);
+    for i in 0..KEYS as usize {
+        assert_eq!(values[2 * i + 1], value_of(i as u64), "key:{i}");
+    }
+    assert_eq!(
+        command(port, &["GET", "during"]).as_deref(),
+        Some("$1\r\nx\r\n")
+    );
+    std::fs::remove_dir_all(&root).unwrap();
 }
 
 #[test]

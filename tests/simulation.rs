@@ -894,7 +894,7 @@ impl Sim {
         for bytes in control {
             self.send_control(id, bytes, partitioned, true);
         }
-        if let Some(frame) = data {
+        if let Some(mut frame) = data {
             let encoded = frame.encode();
             trace(|| {
                 format!(

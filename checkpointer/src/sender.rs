@@ -380,7 +380,12 @@ async fn link(
         while let Some(frame) = data_rx.recv().await {
             // Encoding a large image takes long: off the loop, so that
             // heartbeats and acks go on meanwhile.
-            let Ok(bytes) = tokio::task::spawn_blocking(move || frame.encode()).await else {
+            let Ok(bytes) = tokio::task::spawn_blocking(move || {
+                let mut frame = frame;
+                frame.encode()
+            })
+            .await
+            else {
                 break;
             };
             sent.bytes_sent

@@ -429,6 +429,8 @@ pub fn load(dir: &Path) -> Result<Loaded, StoreError> {
         term = info.header.term;
         frames.push(info);
     }
+    // Once, not per delta: loading costs O(base + log).
+    image.prune();
     Ok(Loaded {
         image,
         epoch,

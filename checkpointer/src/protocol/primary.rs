@@ -87,7 +87,12 @@ impl OutgoingFrame {
         self.image.epoch
     }
 
-    pub fn encode(&self) -> Vec<u8> {
+    /// The frame's bytes. A full image that deltas were folded into while
+    /// it waited is pruned first (folding leaves garbage records).
+    pub fn encode(&mut self) -> Vec<u8> {
+        if self.image.full {
+            self.image.prune();
+        }
         frame::encode(&self.image, self.at, self.compression)
     }
 }

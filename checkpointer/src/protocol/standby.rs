@@ -68,11 +68,18 @@ struct Link {
     term: Option<u64>,
 }
 
+/// Below this many records an image is not worth pruning.
+const MIN_PRUNED: usize = 1024;
+
 pub struct Standby<S: Storage> {
     storage: S,
     config: StandbyConfig,
     term: u64,
     image: Option<Image>,
+    /// Records the image held right after it was last pruned (or
+    /// arrived whole): deltas leave garbage behind, and it is pruned once
+    /// it has doubled, so pruning costs O(1) per record applied.
+    pruned_len: usize,
     runtime_id: u64,
     promoted: bool,
     link: Option<Link>,
@@ -100,6 +107,7 @@ impl<S: Storage> Standby<S> {
             storage,
             config,
             term,
+            pruned_len: image.as_ref().map_or(0, |i| i.objects.len()),
             image,
             runtime_id,
             promoted: false,
@@ -127,9 +135,11 @@ impl<S: Storage> Standby<S> {
         self.image.as_ref()
     }
 
-    /// Takes the image out for a promotion.
+    /// Takes the image out for a promotion, without its garbage.
     pub fn take_image(&mut self) -> Option<Image> {
-        self.image.take()
+        let mut image = self.image.take()?;
+        image.prune();
+        Some(image)
     }
 
     pub fn is_promoted(&self) -> bool {
@@ -297,6 +307,7 @@ impl<S: Storage> Standby<S> {
                     .append(&header, bytes)
                     .map_err(|e| e.to_string())?;
                 self.runtime_id = header.runtime_id;
+                self.pruned_len = image.objects.len();
                 self.image = Some(image);
             }
             Kind::Delta => {
@@ -316,6 +327,10 @@ impl<S: Storage> Standby<S> {
                 current
                     .apply(&image)
                     .expect("a delta that passed its checks applies");
+                if current.objects.len() >= 2 * self.pruned_len.max(MIN_PRUNED) {
+                    current.prune();
+                    self.pruned_len = current.objects.len();
+                }
             }
         }
         Ok(header.epoch)

@@ -139,6 +139,9 @@ impl Storage for MemStorage {
                     .map_err(|e| StorageError(e.to_string()))?,
             }
         }
+        if let Some((_, image)) = held.as_mut() {
+            image.prune();
+        }
         Ok(held)
     }
 

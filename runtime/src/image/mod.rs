@@ -303,9 +303,11 @@ pub enum ImageError {
 
 impl Image {
     /// Applies a delta to this full image, in place: new and changed
-    /// objects replace the old records, table patches update them. Then
-    /// drops the objects no longer reachable from the roots. A delta that
-    /// fails [`Image::check_delta`] is refused before anything changes.
+    /// objects replace the old records, table patches update them. It
+    /// costs O(delta): records the delta left unreachable stay until
+    /// [`Image::prune`] (ids are never reused, so they are only garbage).
+    /// A delta that fails [`Image::check_delta`] is refused before
+    /// anything changes.
     pub fn apply(&mut self, delta: &Image) -> Result<(), ImageError> {
         self.check_delta(delta)?;
         for (id, obj) in &delta.objects {
@@ -332,7 +334,6 @@ impl Image {
         }
         self.root = delta.root.clone();
         self.epoch = delta.epoch;
-        self.prune();
         Ok(())
     }
 
@@ -375,9 +376,17 @@ impl Image {
         Ok(())
     }
 
-    /// Whether two images describe the same heap (whatever their epochs).
+    /// Whether two images describe the same heap (whatever their epochs,
+    /// and whatever unreachable records either still holds). O(heap).
     pub fn same_heap(&self, other: &Image) -> bool {
-        self.full == other.full && self.root == other.root && self.objects == other.objects
+        if self.full != other.full || self.root != other.root {
+            return false;
+        }
+        let (mine, theirs) = (self.live_ids(), other.live_ids());
+        mine == theirs
+            && mine
+                .iter()
+                .all(|id| self.objects.get(id) == other.objects.get(id))
     }
 
     /// Folds a later delta into this delta, so that applying the result
@@ -436,8 +445,17 @@ impl Image {
         Ok(())
     }
 
-    /// Drops records that nothing reachable refers to.
+    /// Drops records that nothing reachable refers to. O(heap): holders of
+    /// an image that deltas are applied to call it when the image has
+    /// grown enough since the last time that the cost is amortised, or
+    /// before the image is written or restored.
     pub fn prune(&mut self) {
+        let live = self.live_ids();
+        self.objects.retain(|id, _| live.contains(id));
+    }
+
+    /// The ids reachable from the roots.
+    fn live_ids(&self) -> std::collections::HashSet<u64> {
         let mut live = std::collections::HashSet::new();
         let mut stack = root_refs(&self.root);
         while let Some(id) = stack.pop() {
@@ -448,7 +466,7 @@ impl Image {
                 refs_of(obj, &mut stack);
             }
         }
-        self.objects.retain(|id, _| live.contains(id));
+        live
     }
 }
 
