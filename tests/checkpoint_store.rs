@@ -24,6 +24,47 @@ fn same(a: &understudy::runtime::image::Image, b: &understudy::runtime::image::I
     a.same_heap(b)
 }
 
+/// With a low threshold the store compacts itself in the background while
+/// deltas go on: the base moves forward, the log holds only what came
+/// after it, and the state loaded is always the newest one.
+#[test]
+fn the_store_compacts_itself_in_the_background() {
+    let dir = temp_dir("autocompact");
+    let mut rt = Runtime::new(Config::default());
+    rt.exec(b"t = {} for i = 1, 2000 do t[i] = i end", "=setup", &[])
+        .unwrap();
+    let mut store = Store::open(&dir, 7).unwrap();
+    store.compact_min_log = Some(1);
+    let base = store.write(&rt.checkpoint()).unwrap();
+    let mut bases = std::collections::BTreeSet::new();
+    for round in 0..200 {
+        let code = format!("for i = 1, 40 do t[(i * 131 + {round}) % 2000 + 1] = 'v{round}' .. i end");
+        rt.exec(code.as_bytes(), "=change", &[]).unwrap();
+        store.write(&rt.checkpoint_delta()).unwrap();
+        let loaded = store::load(&dir).unwrap();
+        assert_eq!(loaded.epoch, base.epoch + round + 1);
+        assert!(loaded.stopped_at.is_none());
+        bases.insert(loaded.frames[0].header.epoch);
+        if round % 50 == 0 {
+            assert!(same(&loaded.image, &rt.snapshot()), "round {round}");
+        }
+    }
+    store.finish_compaction();
+    let loaded = store::load(&dir).unwrap();
+    assert!(same(&loaded.image, &rt.snapshot()));
+    assert!(bases.len() > 2, "the base never moved: {bases:?}");
+    let log: u64 = loaded.frames[1..].iter().map(|f| f.bytes).sum();
+    assert!(
+        log <= loaded.frames[0].bytes * 2,
+        "the log ({log} bytes) outgrew the base ({})",
+        loaded.frames[0].bytes
+    );
+    // Only the files the manifest names (and the stats) are left.
+    let files = std::fs::read_dir(&dir).unwrap().count();
+    assert!(files <= 4, "{files} files left");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn base_and_deltas_round_trip_and_compact() {
     let dir = temp_dir("roundtrip");

@@ -8,6 +8,12 @@
 //! DIR/stats.log           one line per checkpoint: epoch kind pause records bytes
 //! ```
 //!
+//! Compaction runs in the background once the log has grown past the
+//! base (and [`COMPACT_MIN_LOG`]): a thread builds `base-<E>.ckpt` from
+//! the base and the log up to epoch E while deltas go on being appended;
+//! then the writer copies the deltas after E into `deltas-<E>.log` and
+//! switches the manifest. Loading costs at most about twice the base.
+//!
 //! Crash safety: a delta is appended and fsynced; a torn last frame (the
 //! process killed mid-write) fails its checks and loading stops at the
 //! epoch before it. A new base is written to a temporary file, fsynced and
@@ -154,6 +160,9 @@ fn sync_dir(dir: &Path) -> Result<(), StoreError> {
     File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
 }
 
+/// A log shorter than this is never compacted (replaying it is cheap).
+pub const COMPACT_MIN_LOG: u64 = 4 << 20;
+
 /// A checkpoint store being written.
 pub struct Store {
     dir: PathBuf,
@@ -163,6 +172,22 @@ pub struct Store {
     epoch: u64,
     log: Option<(String, File)>,
     pub compression: Compression,
+    /// Bytes of the current base and log.
+    base_bytes: u64,
+    log_bytes: u64,
+    /// The log length past which a background compaction starts (None:
+    /// never on its own).
+    pub compact_min_log: Option<u64>,
+    compaction: Option<Compaction>,
+}
+
+/// A base being built in the background: the state at `epoch`, which is
+/// where the log `log` stood at byte `offset`.
+struct Compaction {
+    epoch: u64,
+    log: String,
+    offset: u64,
+    done: std::sync::mpsc::Receiver<Result<(String, u64), StoreError>>,
 }
 
 /// What writing one checkpoint cost.
@@ -186,11 +211,31 @@ impl Store {
             epoch: 0,
             log: None,
             compression: Compression::Lz4,
+            base_bytes: 0,
+            log_bytes: 0,
+            compact_min_log: Some(COMPACT_MIN_LOG),
+            compaction: None,
         };
         if dir.join(MANIFEST).exists() {
             let loaded = load(dir)?;
             store.epoch = loaded.epoch;
             store.term = loaded.term.max(1);
+            store.base_bytes = loaded.frames[0].bytes;
+            store.log_bytes = loaded.frames[1..].iter().map(|f| f.bytes).sum();
+            if let Some(why) = &loaded.stopped_at {
+                // A torn last write: what follows the valid frames is cut,
+                // so that new deltas follow the last valid one.
+                let log = dir.join(read_manifest(dir)?.log);
+                tracing::warn!(
+                    "{}: cutting the log after its last valid frame ({why})",
+                    log.display()
+                );
+                OpenOptions::new()
+                    .write(true)
+                    .open(&log)
+                    .and_then(|f| f.set_len(store.log_bytes).and_then(|_| f.sync_all()))
+                    .map_err(io(&log))?;
+            }
         }
         Ok(store)
     }
@@ -257,9 +302,11 @@ impl Store {
             let path = self.dir.join(&*name);
             f.write_all(frame).map_err(io(&path))?;
             f.sync_data().map_err(io(&path))?;
+            self.log_bytes += frame.len() as u64;
         }
         self.epoch = epoch;
         self.term = self.term.max(header.term);
+        self.compact_in_background();
         Ok(Written {
             epoch,
             kind: header.kind,
@@ -270,6 +317,103 @@ impl Store {
     /// Adopts the runtime id of the primary whose images this store keeps.
     pub fn set_runtime_id(&mut self, id: u64) {
         self.runtime_id = id;
+    }
+
+    /// Finishes a background compaction that is done, or starts one when
+    /// the log has outgrown the base. A failed compaction is only logged:
+    /// the store stays as it was, and a later one tries again.
+    fn compact_in_background(&mut self) {
+        if let Some(c) = self.compaction.take() {
+            match c.done.try_recv() {
+                Err(std::sync::mpsc::TryRecvError::Empty) => {
+                    self.compaction = Some(c);
+                    return;
+                }
+                Ok(result) => self.finish(c, result),
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => {}
+            }
+        }
+        let due = self
+            .compact_min_log
+            .is_some_and(|min| self.log_bytes >= min.max(self.base_bytes));
+        let Some((log, _)) = self.log.as_ref().filter(|_| due) else {
+            return;
+        };
+        let (tx, rx) = std::sync::mpsc::channel();
+        let job = (self.dir.clone(), log.clone(), self.log_bytes, self.epoch);
+        let at = Position {
+            runtime_id: self.runtime_id,
+            term: self.term,
+        };
+        let compression = self.compression;
+        let spawned = std::thread::Builder::new()
+            .name("understudy-compact".into())
+            .spawn(move || {
+                let (dir, log, offset, epoch) = job;
+                let _ = tx.send(build_base(&dir, &log, offset, epoch, at, compression));
+            });
+        if let Err(e) = spawned {
+            tracing::warn!("cannot start a compaction: {e}");
+            return;
+        }
+        self.compaction = Some(Compaction {
+            epoch: self.epoch,
+            log: log.clone(),
+            offset: self.log_bytes,
+            done: rx,
+        });
+    }
+
+    fn finish(&mut self, c: Compaction, result: Result<(String, u64), StoreError>) {
+        let switched = result.and_then(|(base, bytes)| self.switch_to(c, base, bytes));
+        if let Err(e) = switched {
+            tracing::warn!("{}: compaction failed: {e}", self.dir.display());
+        }
+    }
+
+    /// Waits for a background compaction, if one runs, and makes its base
+    /// current (for tests, and before a clean shutdown).
+    pub fn finish_compaction(&mut self) {
+        if let Some(c) = self.compaction.take() {
+            if let Ok(result) = c.done.recv() {
+                self.finish(c, result);
+            }
+        }
+    }
+
+    /// Makes the base a finished compaction built current: the deltas
+    /// after its epoch move to a new log, then the manifest switches.
+    fn switch_to(&mut self, c: Compaction, base: String, base_bytes: u64) -> Result<(), StoreError> {
+        let current = self.log.as_ref().map(|(name, _)| name.clone());
+        if current.as_deref() != Some(c.log.as_str()) {
+            // A full image replaced the base meanwhile: this one is stale.
+            let _ = fs::remove_file(self.dir.join(&base));
+            return Ok(());
+        }
+        let old_path = self.dir.join(&c.log);
+        let tail = {
+            let bytes = fs::read(&old_path).map_err(io(&old_path))?;
+            bytes[c.offset as usize..].to_vec()
+        };
+        let log = format!("deltas-{}.log", c.epoch);
+        let log_path = self.dir.join(&log);
+        let mut f = File::create(&log_path).map_err(io(&log_path))?;
+        f.write_all(&tail).map_err(io(&log_path))?;
+        f.sync_all().map_err(io(&log_path))?;
+        let manifest = Manifest {
+            runtime_id: self.runtime_id,
+            base,
+            log: log.clone(),
+        };
+        write_atomically(&self.dir, MANIFEST, manifest.text().as_bytes())?;
+        let f = OpenOptions::new()
+            .append(true)
+            .open(&log_path)
+            .map_err(io(&log_path))?;
+        self.log = Some((log, f));
+        self.base_bytes = base_bytes;
+        self.log_bytes = tail.len() as u64;
+        remove_unreferenced(&self.dir)
     }
 
     fn write_base(&mut self, epoch: u64, frame: &[u8]) -> Result<(), StoreError> {
@@ -286,6 +430,8 @@ impl Store {
         };
         write_atomically(&self.dir, MANIFEST, manifest.text().as_bytes())?;
         self.log = Some((log, f));
+        self.base_bytes = frame.len() as u64;
+        self.log_bytes = 0;
         // Only now are the old files (and any a crash left) unreferenced.
         remove_unreferenced(&self.dir)
     }
@@ -315,6 +461,58 @@ impl Store {
         self.epoch = loaded.epoch;
         Ok(frame.len() as u64)
     }
+}
+
+/// The base of the state at `epoch`: the store's base with the frames of
+/// `log` before byte `offset` applied, pruned, written as
+/// `base-<epoch>-compacted.ckpt` (not yet named by the manifest). Returns its name
+/// and size.
+fn build_base(
+    dir: &Path,
+    log: &str,
+    offset: u64,
+    epoch: u64,
+    at: Position,
+    compression: Compression,
+) -> Result<(String, u64), StoreError> {
+    let manifest = read_manifest(dir)?;
+    let base_path = dir.join(&manifest.base);
+    let bytes = fs::read(&base_path).map_err(io(&base_path))?;
+    let (_, mut image) = frame::decode(&bytes).map_err(|source| StoreError::Frame {
+        path: base_path.clone(),
+        offset: 0,
+        source,
+    })?;
+    let log_path = dir.join(log);
+    let log_bytes = fs::read(&log_path).map_err(io(&log_path))?;
+    let mut at_byte = 0usize;
+    while (at_byte as u64) < offset {
+        let (_, delta, used) =
+            frame::decode_prefix(&log_bytes[at_byte..offset as usize]).map_err(|source| {
+                StoreError::Frame {
+                    path: log_path.clone(),
+                    offset: at_byte as u64,
+                    source,
+                }
+            })?;
+        image.apply(&delta)?;
+        at_byte += used;
+    }
+    if image.epoch != epoch {
+        return Err(StoreError::Gap {
+            dir: dir.to_owned(),
+            held: epoch,
+            epoch: image.epoch,
+            parent: image.epoch,
+        });
+    }
+    image.prune();
+    let frame = frame::encode(&image, at, compression);
+    // Not base-<E>.ckpt: a full image of another runtime at the same epoch
+    // may become the base meanwhile under that name.
+    let name = format!("base-{epoch}-compacted.ckpt");
+    write_atomically(dir, &name, &frame)?;
+    Ok((name, frame.len() as u64))
 }
 
 /// Removes bases, logs and temporary files the manifest does not name.

@@ -200,6 +200,8 @@ enum Input {
     Control(LinkId, ToStandby, Instant),
     Frame(LinkId, Vec<u8>, Instant),
     Closed(LinkId, String),
+    /// The endpoint stopped accepting connections.
+    EndpointClosed,
 }
 
 /// Serves primaries until the machine promotes, then returns what to
@@ -225,8 +227,21 @@ pub async fn stand_by(
     let (input_tx, mut input_rx) = mpsc::unbounded_channel::<Input>();
     let mut links: HashMap<LinkId, (quinn::Connection, mpsc::UnboundedSender<Vec<u8>>)> =
         HashMap::new();
-    let mut next_link: LinkId = 0;
-    let (term, epoch) = 'serve: loop {
+    // Connections are accepted apart from the loop, so that a primary can
+    // reconnect while the loop is busy with a large frame.
+    let acceptor = tokio::spawn({
+        let endpoint = endpoint.clone();
+        let input_tx = input_tx.clone();
+        async move {
+            let mut next_link: LinkId = 0;
+            while let Some(incoming) = endpoint.accept().await {
+                next_link += 1;
+                tokio::spawn(serve_link(next_link, incoming, input_tx.clone()));
+            }
+            let _ = input_tx.send(Input::EndpointClosed);
+        }
+    });
+    let served = 'serve: loop {
         // Carry out what the machine asks for.
         while let Some((link, msg)) = machine.poll_transmit() {
             if let Some((_, control)) = links.get(&link) {
@@ -235,7 +250,7 @@ pub async fn stand_by(
         }
         while let Some(event) = machine.poll_event() {
             match event {
-                StandbyEvent::Promote { term, epoch } => break 'serve (term, epoch),
+                StandbyEvent::Promote { term, epoch } => break 'serve Ok((term, epoch)),
                 StandbyEvent::CloseLink(link) => {
                     if let Some((conn, _)) = links.remove(&link) {
                         close_soon(conn);
@@ -274,14 +289,10 @@ pub async fn stand_by(
                         }
                         machine.handle_disconnected(link);
                     }
+                    Input::EndpointClosed => {
+                        break 'serve Err(LinkError::Quic("the endpoint closed".into()));
+                    }
                 }
-            }
-            incoming = endpoint.accept() => {
-                let Some(incoming) = incoming else {
-                    return Err(LinkError::Quic("the endpoint closed".into()).into());
-                };
-                next_link += 1;
-                tokio::spawn(serve_link(next_link, incoming, input_tx.clone()));
             }
             _ = tokio::time::sleep_until(wake.map_or_else(tokio::time::Instant::now, Into::into)),
                 if wake.is_some() => {
@@ -295,6 +306,8 @@ pub async fn stand_by(
             }
         }
     };
+    acceptor.abort();
+    let (term, epoch) = served?;
     for (_, (conn, _)) in links.drain() {
         conn.close(0u32.into(), b"promoted");
     }

@@ -30,11 +30,7 @@ pub struct DirStorage {
     dir: PathBuf,
     store: Store,
     term: u64,
-    deltas_since_base: u64,
 }
-
-/// Deltas kept in the log before the store is compacted into a new base.
-pub const COMPACT_EVERY: u64 = 1000;
 
 fn term_path(dir: &Path) -> PathBuf {
     dir.join("TERM")
@@ -57,7 +53,6 @@ impl DirStorage {
             dir: dir.to_owned(),
             store,
             term,
-            deltas_since_base: 0,
         })
     }
 }
@@ -97,16 +92,7 @@ impl Storage for DirStorage {
         self.store
             .write_frame(frame, header)
             .map_err(|e| StorageError(e.to_string()))?;
-        self.deltas_since_base = match header.kind {
-            Kind::Full => 0,
-            Kind::Delta => self.deltas_since_base + 1,
-        };
-        if self.deltas_since_base >= COMPACT_EVERY {
-            if let Err(e) = self.store.compact() {
-                tracing::warn!("compaction failed: {e}");
-            }
-            self.deltas_since_base = 0;
-        }
+        // The store compacts itself in the background.
         Ok(())
     }
 }

@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# Replication at real data sizes: the kv-cache example loaded with N keys
+# of 100-byte values (10k, 100k, 1M by default), then redis-benchmark -c 50
+# SET, GET and INCR over those keys, unreplicated, async and output commit
+# (replica on 127.0.0.1), side by side in one run. Ratios are to the
+# unreplicated run of the same size; a ratio that falls as N grows is a
+# cost that grows with the heap. Also: the time to load the keys, the
+# epoch acknowledgement latency the primary measured, and whether the
+# replica promoted itself while the primary was alive (a false failover).
+#
+# Usage: benches/scale.sh   (after cargo build --release)
+# Env:   SIZES="10000 100000 1000000", REQUESTS=N (default 100000),
+#        CLIENTS=N (default 50), EVERY=10ms (checkpoint interval)
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+bin=$root/target/release/understudy
+replica_bin=$root/target/release/understudy-replica
+sizes=${SIZES:-10000 100000 1000000}
+requests=${REQUESTS:-100000}
+clients=${CLIENTS:-50}
+every=${EVERY:-10ms}
+
+for tool in redis-benchmark redis-cli python3; do
+  command -v "$tool" >/dev/null || { echo "scale.sh: $tool is not on PATH" >&2; exit 1; }
+done
+[[ -x $bin && -x $replica_bin ]] || { echo "scale.sh: build first: cargo build --release" >&2; exit 1; }
+
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do
+    kill -9 "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+  done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+"$bin" certs --out "$tmp/certs" >/dev/null
+
+free_port() {
+  python3 -c 'import socket,sys; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM if sys.argv[1]=="udp" else socket.SOCK_STREAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' "$1"
+}
+
+wait_ping() {
+  for _ in $(seq 1000); do
+    [[ $(redis-cli -p "$1" ping 2>/dev/null) == PONG ]] && return 0
+    sleep 0.01
+  done
+  echo "scale.sh: nothing answers on port $1" >&2
+  exit 1
+}
+
+# The keys redis-benchmark -r N picks from (key:000000000042), in RESP.
+keys_file() {
+  local n=$1 file=$tmp/keys-$1.resp
+  [[ -f $file ]] || python3 - "$n" >"$file" <<'EOF'
+import sys
+n = int(sys.argv[1])
+value = ("0123456789abcdef" * 7)[:100]
+out = sys.stdout
+for i in range(n):
+    key = "key:%012d" % i
+    out.write("*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$100\r\n%s\r\n" % (len(key), key, value))
+EOF
+  echo "$file"
+}
+
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+
+# run_case SIZE MODE: prints "rps_set rps_get rps_incr|load_ms|ack|false_failover"
+run_case() {
+  local n=$1 mode=$2
+  local port rport replica_pid="" args=()
+  port=$(free_port tcp)
+  if [[ $mode != none ]]; then
+    rport=$(free_port udp)
+    "$replica_bin" --listen "127.0.0.1:$rport" --data-dir "$tmp/data-$n-$mode" --certs "$tmp/certs" \
+      2>"$tmp/replica-$n-$mode.log" &
+    replica_pid=$!
+    pids+=("$replica_pid")
+    args=(--replicate-to "127.0.0.1:$rport" --certs "$tmp/certs" --consistency "$mode"
+      --checkpoint-every "$every")
+  fi
+  "$bin" run "${args[@]}" "$root/examples/kv-cache/main.lua" --port "$port" \
+    >/dev/null 2>"$tmp/primary-$n-$mode.log" &
+  local pid=$!
+  pids+=("$pid")
+  wait_ping "$port"
+  local file start load_ms out
+  file=$(keys_file "$n")
+  start=$(now_ms)
+  redis-cli -p "$port" --pipe <"$file" >"$tmp/load-$n-$mode.log"
+  load_ms=$(( $(now_ms) - start ))
+  out=$(timeout 900 redis-benchmark -p "$port" -t set,get,incr -n "$requests" -c "$clients" -r "$n" -d 100 -q 2>&1 | tr '\r' '\n')
+  if grep -qi error <<<"$out"; then
+    echo "scale.sh: errors in $n $mode: $out" >&2
+    exit 1
+  fi
+  kill -TERM "$pid"
+  wait "$pid" 2>/dev/null || true
+  local promoted=no
+  if [[ -n $replica_pid ]]; then
+    grep -q "promoting" "$tmp/replica-$n-$mode.log" && promoted=YES
+    kill -9 "$replica_pid" 2>/dev/null || true
+    wait "$replica_pid" 2>/dev/null || true
+  fi
+  local rps ack
+  rps=$(grep "requests per second" <<<"$out" | sed -E 's/^ *([A-Z]+): ([0-9.]+) requests.*/\2/' | tr '\n' ' ')
+  ack=$(grep -o "ack latency median [0-9.]* ms, p99 [0-9.]* ms" "$tmp/primary-$n-$mode.log" || echo "-")
+  echo "$rps|$load_ms|$ack|$promoted"
+}
+
+echo "| keys | mode | load s | SET req/s | GET req/s | INCR req/s | ratio (geomean) | epoch ack latency | false failover |"
+echo "|---:|---|---:|---:|---:|---:|---:|---|---|"
+for n in $sizes; do
+  base=""
+  for mode in none async output-commit; do
+    r=$(run_case "$n" "$mode")
+    IFS='|' read -r rps load_ms ack promoted <<<"$r"
+    read -r s g i <<<"$rps"
+    [[ -z $base ]] && base="$s $g $i"
+    read -r bs bg bi <<<"$base"
+    ratio=$(awk "BEGIN{print exp((log($s/$bs)+log($g/$bg)+log($i/$bi))/3)}")
+    promoted_col=$([[ $mode == none ]] && echo "-" || echo "$promoted")
+    printf '| %s | %s | %.1f | %.0f | %.0f | %.0f | %.2f | %s | %s |\n' "$n" "$mode" \
+      "$(awk "BEGIN{print $load_ms/1000}")" "$s" "$g" "$i" "$ratio" "$ack" "$promoted_col"
+  done
+done
+echo
+echo "redis-benchmark -t set,get,incr -n $requests -c $clients -r KEYS -d 100 after loading KEYS keys;"
+echo "checkpoint every $every; replica on the same 2-core machine (default failure timeout)"
