@@ -137,9 +137,15 @@ fn report(out: &mut impl Write, path: &Path, top: usize) -> anyhow::Result<()> {
             loaded.term
         )?;
         writeln!(out, "frames (base, then the deltas applied to it):")?;
+        // Each file is read once (a log holds thousands of frames).
+        let mut files: BTreeMap<&Path, std::collections::HashMap<u64, Image>> = BTreeMap::new();
         for info in &loaded.frames {
-            let (frames, _) = store::read_frames(&info.file)?;
-            if let Some((_, image)) = frames.iter().find(|(f, _)| f.offset == info.offset) {
+            if !files.contains_key(info.file.as_path()) {
+                let (frames, _) = store::read_frames(&info.file)?;
+                let by_offset = frames.into_iter().map(|(f, i)| (f.offset, i)).collect();
+                files.insert(&info.file, by_offset);
+            }
+            if let Some(image) = files[info.file.as_path()].get(&info.offset) {
                 print_frame(out, info, image)?;
             }
         }

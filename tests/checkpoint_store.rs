@@ -38,7 +38,8 @@ fn the_store_compacts_itself_in_the_background() {
     let base = store.write(&rt.checkpoint()).unwrap();
     let mut bases = std::collections::BTreeSet::new();
     for round in 0..200 {
-        let code = format!("for i = 1, 40 do t[(i * 131 + {round}) % 2000 + 1] = 'v{round}' .. i end");
+        let code =
+            format!("for i = 1, 40 do t[(i * 131 + {round}) % 2000 + 1] = 'v{round}' .. i end");
         rt.exec(code.as_bytes(), "=change", &[]).unwrap();
         store.write(&rt.checkpoint_delta()).unwrap();
         let loaded = store::load(&dir).unwrap();

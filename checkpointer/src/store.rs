@@ -383,7 +383,12 @@ impl Store {
 
     /// Makes the base a finished compaction built current: the deltas
     /// after its epoch move to a new log, then the manifest switches.
-    fn switch_to(&mut self, c: Compaction, base: String, base_bytes: u64) -> Result<(), StoreError> {
+    fn switch_to(
+        &mut self,
+        c: Compaction,
+        base: String,
+        base_bytes: u64,
+    ) -> Result<(), StoreError> {
         let current = self.log.as_ref().map(|(name, _)| name.clone());
         if current.as_deref() != Some(c.log.as_str()) {
             // A full image replaced the base meanwhile: this one is stale.
