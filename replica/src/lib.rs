@@ -17,6 +17,7 @@ use std::sync::atomic::Ordering::SeqCst;
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
+use understudy_checkpointer::frame::{self, FrameError, Header};
 use understudy_checkpointer::protocol::wire::{self, Framer, ToPrimary, ToStandby};
 use understudy_checkpointer::protocol::{
     self, DirStorage, LinkId, StandbyConfig, StandbyEvent, StorageError,
@@ -198,7 +199,13 @@ enum Input {
     },
     Bytes(LinkId, Instant),
     Control(LinkId, ToStandby, Instant),
-    Frame(LinkId, Vec<u8>, Instant),
+    /// A whole frame, decoded by the link's reader.
+    Frame(
+        LinkId,
+        Vec<u8>,
+        Box<Result<(Header, Image), FrameError>>,
+        Instant,
+    ),
     Closed(LinkId, String),
     /// The endpoint stopped accepting connections.
     EndpointClosed,
@@ -282,7 +289,9 @@ pub async fn stand_by(
                     }
                     Input::Bytes(link, at) => machine.handle_bytes(link, at),
                     Input::Control(link, msg, at) => machine.handle_control(link, msg, at),
-                    Input::Frame(link, bytes, at) => machine.handle_frame(link, &bytes, at),
+                    Input::Frame(link, bytes, decoded, at) => {
+                        machine.handle_decoded_frame(link, &bytes, *decoded, at)
+                    }
                     Input::Closed(link, why) => {
                         if links.remove(&link).is_some() {
                             tracing::warn!("the primary's link closed: {why}");
@@ -382,7 +391,17 @@ async fn serve_link(link: LinkId, incoming: quinn::Incoming, input: mpsc::Unboun
                     loop {
                         match framer.next_bytes() {
                             Ok(Some(frame)) => {
-                                let _ = data_input.send(Input::Frame(link, frame, at));
+                                // Decoded here, not on the standby's loop:
+                                // a large image takes long to decode.
+                                let Ok((frame, decoded)) = tokio::task::spawn_blocking(move || {
+                                    let decoded = Box::new(frame::decode(&frame));
+                                    (frame, decoded)
+                                })
+                                .await
+                                else {
+                                    return "the decoder stopped".to_owned();
+                                };
+                                let _ = data_input.send(Input::Frame(link, frame, decoded, at));
                             }
                             Ok(None) => break,
                             Err(e) => return e.to_string(),

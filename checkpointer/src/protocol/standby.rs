@@ -26,7 +26,7 @@ use understudy_runtime::image::Image;
 
 use super::storage::{Storage, StorageError};
 use super::wire::{ToPrimary, ToStandby};
-use crate::frame::{self, Kind};
+use crate::frame::{self, FrameError, Header, Kind};
 
 /// The driver's name for one connection.
 pub type LinkId = u64;
@@ -243,6 +243,19 @@ impl<S: Storage> Standby<S> {
 
     /// A whole frame arrived on the data stream of `link`.
     pub fn handle_frame(&mut self, link: LinkId, bytes: &[u8], now: Instant) {
+        self.handle_decoded_frame(link, bytes, frame::decode(bytes), now);
+    }
+
+    /// [`Standby::handle_frame`] for a driver that decoded the frame
+    /// already, away from the loop that answers the primary (decoding a
+    /// large image takes long); `decoded` is `frame::decode(bytes)`.
+    pub fn handle_decoded_frame(
+        &mut self,
+        link: LinkId,
+        bytes: &[u8],
+        decoded: Result<(Header, Image), FrameError>,
+        now: Instant,
+    ) {
         if !self.is_current(link) {
             return;
         }
@@ -255,7 +268,7 @@ impl<S: Storage> Standby<S> {
             self.link = None;
             return self.events.push_back(StandbyEvent::CloseLink(link));
         };
-        match self.hold(bytes, Some(link_term)) {
+        match self.hold(bytes, decoded, Some(link_term)) {
             Ok(epoch) => {
                 self.transmits.push_back((
                     link,
@@ -286,8 +299,13 @@ impl<S: Storage> Standby<S> {
 
     /// Checks a frame against what is held, persists it, then applies it:
     /// a refused frame changes nothing.
-    fn hold(&mut self, bytes: &[u8], link_term: Option<u64>) -> Result<u64, String> {
-        let (header, image) = frame::decode(bytes).map_err(|e| e.to_string())?;
+    fn hold(
+        &mut self,
+        bytes: &[u8],
+        decoded: Result<(Header, Image), FrameError>,
+        link_term: Option<u64>,
+    ) -> Result<u64, String> {
+        let (header, image) = decoded.map_err(|e| e.to_string())?;
         if let Some(term) = link_term.filter(|t| *t != header.term) {
             return Err(format!(
                 "frame of term {} on a link of term {term}",
@@ -339,7 +357,7 @@ impl<S: Storage> Standby<S> {
     /// Checks, persists and applies a frame that came outside any link
     /// (its own term is taken as it is); returns its epoch.
     pub fn apply_frame(&mut self, bytes: &[u8]) -> Result<u64, String> {
-        self.hold(bytes, None)
+        self.hold(bytes, frame::decode(bytes), None)
     }
 
     /// Changes the timeouts (a driver that opened the machine early);
