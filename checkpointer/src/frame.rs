@@ -213,9 +213,11 @@ impl Header {
     }
 }
 
-/// Decodes the frame at the start of `bytes`; returns it and the bytes it
-/// took.
-pub fn decode_prefix(bytes: &[u8]) -> Result<(Header, Image, usize), FrameError> {
+/// Checks the frame at the start of `bytes` (its header, length and body
+/// checksum) without decoding the body; returns its header and the bytes
+/// it takes. How a store learns where its chain ends without building the
+/// image.
+pub fn check_prefix(bytes: &[u8]) -> Result<(Header, usize), FrameError> {
     let header = decode_header(bytes)?;
     let len = header.frame_len();
     if (bytes.len() as u64) < len {
@@ -224,14 +226,21 @@ pub fn decode_prefix(bytes: &[u8]) -> Result<(Header, Image, usize), FrameError>
             got: bytes.len() as u64,
         });
     }
-    let body = &bytes[HEADER_LEN..len as usize];
-    let found = crc32c::crc32c(body);
+    let found = crc32c::crc32c(&bytes[HEADER_LEN..len as usize]);
     if found != header.body_crc {
         return Err(FrameError::ChecksumMismatch {
             expected: header.body_crc,
             found,
         });
     }
+    Ok((header, len as usize))
+}
+
+/// Decodes the frame at the start of `bytes`; returns it and the bytes it
+/// took.
+pub fn decode_prefix(bytes: &[u8]) -> Result<(Header, Image, usize), FrameError> {
+    let (header, len) = check_prefix(bytes)?;
+    let body = &bytes[HEADER_LEN..len];
     let raw;
     let plain = match header.compression {
         Compression::None => body,
@@ -252,7 +261,7 @@ pub fn decode_prefix(bytes: &[u8]) -> Result<(Header, Image, usize), FrameError>
             body: body_kind,
         });
     }
-    Ok((header, image, len as usize))
+    Ok((header, image, len))
 }
 
 /// Decodes exactly one frame.

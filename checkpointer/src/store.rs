@@ -217,12 +217,15 @@ impl Store {
             compaction: None,
         };
         if dir.join(MANIFEST).exists() {
-            let loaded = load(dir)?;
-            store.epoch = loaded.epoch;
-            store.term = loaded.term.max(1);
-            store.base_bytes = loaded.frames[0].bytes;
-            store.log_bytes = loaded.frames[1..].iter().map(|f| f.bytes).sum();
-            if let Some(why) = &loaded.stopped_at {
+            // Where the chain ends, from the frames' headers and checksums:
+            // the image is not built here.
+            let scanned = scan(dir)?;
+            let last = scanned.frames.last().expect("a base");
+            store.epoch = last.header.epoch;
+            store.term = last.header.term.max(1);
+            store.base_bytes = scanned.frames[0].bytes;
+            store.log_bytes = scanned.frames[1..].iter().map(|f| f.bytes).sum();
+            if let Some(why) = &scanned.stopped_at {
                 // A torn last write: what follows the valid frames is cut,
                 // so that new deltas follow the last valid one.
                 let log = dir.join(read_manifest(dir)?.log);
@@ -574,6 +577,65 @@ pub fn read_frames(path: &Path) -> Result<Frames, StoreError> {
         }
     }
     Ok((out, None))
+}
+
+/// The frames of a store that continue its base, found from their headers
+/// and checksums, and why the scan stopped early (if it did).
+struct Scanned {
+    frames: Vec<FrameInfo>,
+    stopped_at: Option<String>,
+}
+
+fn scan(dir: &Path) -> Result<Scanned, StoreError> {
+    let manifest = read_manifest(dir)?;
+    let base_path = dir.join(&manifest.base);
+    let bytes = fs::read(&base_path).map_err(io(&base_path))?;
+    let (header, used) = frame::check_prefix(&bytes).map_err(|source| StoreError::Frame {
+        path: base_path.clone(),
+        offset: 0,
+        source,
+    })?;
+    let mut frames = vec![FrameInfo {
+        header,
+        file: base_path,
+        offset: 0,
+        bytes: used as u64,
+    }];
+    let log_path = dir.join(&manifest.log);
+    let log = match fs::read(&log_path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(io(&log_path)(e)),
+    };
+    let mut offset = 0usize;
+    let mut stopped_at = None;
+    while offset < log.len() {
+        let epoch = frames.last().expect("a base").header.epoch;
+        match frame::check_prefix(&log[offset..]) {
+            Ok((h, used)) if h.kind == Kind::Delta && h.parent_epoch == epoch => {
+                frames.push(FrameInfo {
+                    header: h,
+                    file: log_path.clone(),
+                    offset: offset as u64,
+                    bytes: used as u64,
+                });
+                offset += used;
+            }
+            Ok((h, _)) => {
+                let e = FrameError::WrongParent {
+                    expected: epoch,
+                    found: h.parent_epoch,
+                };
+                stopped_at = Some(format!("byte {offset}: {e}"));
+                break;
+            }
+            Err(e) => {
+                stopped_at = Some(format!("byte {offset}: {e}"));
+                break;
+            }
+        }
+    }
+    Ok(Scanned { frames, stopped_at })
 }
 
 /// Loads the newest state of the store in `dir`: its base with every valid
