@@ -9,7 +9,7 @@
 # replica promoted itself while the primary was alive (a false failover).
 #
 # Usage: benches/scale.sh   (after cargo build --release)
-# Env:   SIZES="10000 100000 1000000", REQUESTS=N (default 100000),
+# Env:   SIZES="10000 100000 1000000", REQUESTS=N (default 100000), KEEP=1 (keep logs),
 #        CLIENTS=N (default 50), EVERY=10ms (checkpoint interval)
 set -euo pipefail
 
@@ -33,7 +33,7 @@ cleanup() {
     kill -9 "$p" 2>/dev/null || true
     wait "$p" 2>/dev/null || true
   done
-  rm -rf "$tmp"
+  if [[ -n ${KEEP:-} ]]; then echo "logs kept in $tmp" >&2; else rm -rf "$tmp"; fi
 }
 trap cleanup EXIT
 "$bin" certs --out "$tmp/certs" >/dev/null

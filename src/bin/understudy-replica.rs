@@ -81,13 +81,16 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    // The promoted program runs on this thread: give it the interpreter's
-    // stack.
+    // The standby's loop, and then the promoted program, run on this
+    // thread (give it the interpreter's stack); QUIC, the link readers and
+    // the acceptor run on the runtime's workers, so that a loop busy with
+    // a large frame or a prune does not stop the replica from answering.
     let worker = std::thread::Builder::new()
         .name("understudy-replica".into())
         .stack_size(256 << 20)
         .spawn(move || {
-            tokio::runtime::Builder::new_current_thread()
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
                 .enable_all()
                 .build()
                 .context("starting tokio")?

@@ -41,7 +41,10 @@ pub struct PrimaryConfig {
     /// How often an idle link says it is alive.
     pub heartbeat: Duration,
     /// Silence from the standby after which the link is given up (and a
-    /// new one made by the driver).
+    /// new one made by the driver). A standby busy with a large frame, a
+    /// prune or a starved CPU may not answer for seconds, and giving up
+    /// its link then only makes it start over; a standby that is gone is
+    /// noticed by the transport (QUIC's idle timeout, 1 s) long before.
     pub link_timeout: Duration,
     pub compression: Compression,
 }
@@ -52,7 +55,7 @@ impl PrimaryConfig {
             runtime_id,
             term: 0,
             heartbeat: Duration::from_millis(50),
-            link_timeout: Duration::from_secs(1),
+            link_timeout: Duration::from_secs(10),
             compression: Compression::Lz4,
         }
     }
