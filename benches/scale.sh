@@ -26,30 +26,10 @@ for tool in redis-benchmark redis-cli python3; do
 done
 [[ -x $bin && -x $replica_bin ]] || { echo "scale.sh: build first: cargo build --release" >&2; exit 1; }
 
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do
-    kill -9 "$p" 2>/dev/null || true
-    wait "$p" 2>/dev/null || true
-  done
-  if [[ -n ${KEEP:-} ]]; then echo "logs kept in $tmp" >&2; else rm -rf "$tmp"; fi
-}
-trap cleanup EXIT
+bench=scale.sh
+# shellcheck source=benches/common.sh
+source "$root/benches/common.sh"
 "$bin" certs --out "$tmp/certs" >/dev/null
-
-free_port() {
-  python3 -c 'import socket,sys; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM if sys.argv[1]=="udp" else socket.SOCK_STREAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' "$1"
-}
-
-wait_ping() {
-  for _ in $(seq 1000); do
-    [[ $(redis-cli -p "$1" ping 2>/dev/null) == PONG ]] && return 0
-    sleep 0.01
-  done
-  echo "scale.sh: nothing answers on port $1" >&2
-  exit 1
-}
 
 # The keys redis-benchmark -r N picks from (key:000000000042), in RESP.
 keys_file() {

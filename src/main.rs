@@ -153,13 +153,7 @@ const DEFAULT_REPLICATION_EVERY: Duration = Duration::from_millis(10);
 fn main() -> ExitCode {
     // Warnings (a replica that refused a frame, a link given up) go to
     // stderr; RUST_LOG=info shows more.
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    understudy::init_logging("warn");
     let cli = Cli::parse();
     let worker = std::thread::Builder::new()
         .name("understudy".into())

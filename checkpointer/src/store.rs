@@ -403,33 +403,29 @@ impl Store {
             let bytes = fs::read(&old_path).map_err(io(&old_path))?;
             bytes[c.offset as usize..].to_vec()
         };
-        let log = format!("deltas-{}.log", c.epoch);
-        let log_path = self.dir.join(&log);
-        let mut f = File::create(&log_path).map_err(io(&log_path))?;
-        f.write_all(&tail).map_err(io(&log_path))?;
-        f.sync_all().map_err(io(&log_path))?;
-        let manifest = Manifest {
-            runtime_id: self.runtime_id,
-            base,
-            log: log.clone(),
-        };
-        write_atomically(&self.dir, MANIFEST, manifest.text().as_bytes())?;
-        let f = OpenOptions::new()
-            .append(true)
-            .open(&log_path)
-            .map_err(io(&log_path))?;
-        self.log = Some((log, f));
-        self.base_bytes = base_bytes;
-        self.log_bytes = tail.len() as u64;
-        remove_unreferenced(&self.dir)
+        self.start_log(base, base_bytes, c.epoch, &tail)
     }
 
     fn write_base(&mut self, epoch: u64, frame: &[u8]) -> Result<(), StoreError> {
         let base = format!("base-{epoch}.ckpt");
-        let log = format!("deltas-{epoch}.log");
         write_atomically(&self.dir, &base, frame)?;
+        self.start_log(base, frame.len() as u64, epoch, &[])
+    }
+
+    /// Makes `base` (written and durable, of epoch `epoch`) current with a
+    /// new log holding `deltas`: the log is written and fsynced, then the
+    /// manifest switches to both, then the old files go.
+    fn start_log(
+        &mut self,
+        base: String,
+        base_bytes: u64,
+        epoch: u64,
+        deltas: &[u8],
+    ) -> Result<(), StoreError> {
+        let log = format!("deltas-{epoch}.log");
         let log_path = self.dir.join(&log);
-        let f = File::create(&log_path).map_err(io(&log_path))?;
+        let mut f = File::create(&log_path).map_err(io(&log_path))?;
+        f.write_all(deltas).map_err(io(&log_path))?;
         f.sync_all().map_err(io(&log_path))?;
         let manifest = Manifest {
             runtime_id: self.runtime_id,
@@ -438,8 +434,8 @@ impl Store {
         };
         write_atomically(&self.dir, MANIFEST, manifest.text().as_bytes())?;
         self.log = Some((log, f));
-        self.base_bytes = frame.len() as u64;
-        self.log_bytes = 0;
+        self.base_bytes = base_bytes;
+        self.log_bytes = deltas.len() as u64;
         // Only now are the old files (and any a crash left) unreferenced.
         remove_unreferenced(&self.dir)
     }

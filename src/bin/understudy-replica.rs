@@ -73,13 +73,7 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    understudy::init_logging("info");
     let cli = Cli::parse();
     // The standby's loop, and then the promoted program, run on this
     // thread (give it the interpreter's stack); QUIC, the link readers and

@@ -83,6 +83,8 @@ pub struct OutgoingFrame {
     pub image: Image,
     pub at: Position,
     pub compression: Compression,
+    /// Deltas were folded into this full image: it holds garbage.
+    folded: bool,
 }
 
 impl OutgoingFrame {
@@ -91,9 +93,10 @@ impl OutgoingFrame {
     }
 
     /// The frame's bytes. A full image that deltas were folded into while
-    /// it waited is pruned first (folding leaves garbage records).
+    /// it waited is pruned first (folding leaves garbage records; a fresh
+    /// capture holds none).
     pub fn encode(&mut self) -> Vec<u8> {
-        if self.image.full {
+        if std::mem::take(&mut self.folded) {
             self.image.prune();
         }
         frame::encode(&self.image, self.at, self.compression)
@@ -119,6 +122,8 @@ pub struct Primary {
     /// What the standby lacks and is not being written: a full image, or
     /// the deltas after the last frame handed out, folded into one.
     unsent: Option<Image>,
+    /// Deltas were folded into `unsent` while it was a full image.
+    unsent_folded: bool,
     /// Waiting for a full image: deltas are dropped until it comes.
     resync: bool,
     /// A frame was handed to the driver and is not written yet.
@@ -139,6 +144,7 @@ impl Primary {
             head: 0,
             acked: 0,
             unsent: None,
+            unsent_folded: false,
             resync: false,
             data_busy: false,
             last_heard: now,
@@ -179,6 +185,7 @@ impl Primary {
         if image.full {
             self.head = image.epoch;
             self.unsent = Some(image);
+            self.unsent_folded = false;
             self.resync = false;
             return;
         }
@@ -195,6 +202,7 @@ impl Primary {
         match self.unsent.as_mut() {
             None => self.unsent = Some(image),
             Some(u) => {
+                self.unsent_folded |= u.full;
                 if u.merge_delta(&image).is_err() {
                     self.start_resync();
                 }
@@ -366,6 +374,7 @@ impl Primary {
         let image = self.unsent.take()?;
         self.data_busy = true;
         Some(OutgoingFrame {
+            folded: std::mem::take(&mut self.unsent_folded) && image.full,
             image,
             at: Position {
                 runtime_id: self.config.runtime_id,
