@@ -2,7 +2,8 @@
 # Replication at real data sizes: the kv-cache example loaded with N keys
 # of 100-byte values (10k, 100k, 1M by default), then redis-benchmark -c 50
 # SET, GET and INCR over those keys, unreplicated, async and output commit
-# (replica on 127.0.0.1), side by side in one run. Ratios are to the
+# at both acknowledgement levels (oc-received, oc-fsynced; replica on
+# 127.0.0.1), side by side in one run. Ratios are to the
 # unreplicated run of the same size; a ratio that falls as N grows is a
 # cost that grows with the heap. Also: the time to load the keys, the
 # epoch acknowledgement latency the primary measured, and whether the
@@ -10,7 +11,8 @@
 #
 # Usage: benches/scale.sh   (after cargo build --release)
 # Env:   SIZES="10000 100000 1000000", REQUESTS=N (default 100000), KEEP=1 (keep logs),
-#        CLIENTS=N (default 50), EVERY=10ms (checkpoint interval)
+#        CLIENTS=N (default 50), EVERY=10ms (checkpoint interval),
+#        MODES="none async oc-received oc-fsynced" (none first: the ratios' base)
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -20,6 +22,7 @@ sizes=${SIZES:-10000 100000 1000000}
 requests=${REQUESTS:-100000}
 clients=${CLIENTS:-50}
 every=${EVERY:-10ms}
+modes=${MODES:-none async oc-received oc-fsynced}
 
 for tool in redis-benchmark redis-cli python3; do
   command -v "$tool" >/dev/null || { echo "scale.sh: $tool is not on PATH" >&2; exit 1; }
@@ -51,15 +54,19 @@ now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 # run_case SIZE MODE: prints "rps_set rps_get rps_incr|load_ms|ack|false_failover"
 run_case() {
   local n=$1 mode=$2
-  local port rport replica_pid="" args=()
+  local port rport replica_pid="" args=() consistency=output-commit ack=received
   port=$(free_port tcp)
+  case $mode in
+    async) consistency=async ;;
+    oc-fsynced) ack=fsynced ;;
+  esac
   if [[ $mode != none ]]; then
     rport=$(free_port udp)
     "$replica_bin" --listen "127.0.0.1:$rport" --data-dir "$tmp/data-$n-$mode" --certs "$tmp/certs" \
-      2>"$tmp/replica-$n-$mode.log" &
+      --ack "$ack" 2>"$tmp/replica-$n-$mode.log" &
     replica_pid=$!
     pids+=("$replica_pid")
-    args=(--replicate-to "127.0.0.1:$rport" --certs "$tmp/certs" --consistency "$mode"
+    args=(--replicate-to "127.0.0.1:$rport" --certs "$tmp/certs" --consistency "$consistency"
       --checkpoint-every "$every")
   fi
   "$bin" run "${args[@]}" "$root/examples/kv-cache/main.lua" --port "$port" \
@@ -72,7 +79,10 @@ run_case() {
   start=$(now_ms)
   redis-cli -p "$port" --pipe <"$file" >"$tmp/load-$n-$mode.log"
   load_ms=$(( $(now_ms) - start ))
+  local cpu0 cpu1
+  cpu0=$(cpu_ticks "$pid" "$replica_pid")
   out=$(timeout 900 redis-benchmark -p "$port" -t set,get,incr -n "$requests" -c "$clients" -r "$n" -d 100 -q 2>&1 | tr '\r' '\n')
+  cpu1=$(cpu_ticks "$pid" "$replica_pid")
   if grep -qi error <<<"$out"; then
     echo "scale.sh: errors in $n $mode: $out" >&2
     exit 1
@@ -88,23 +98,38 @@ run_case() {
   local rps ack
   rps=$(grep "requests per second" <<<"$out" | sed -E 's/^ *([A-Z]+): ([0-9.]+) requests.*/\2/' | tr '\n' ' ')
   ack=$(grep -o "ack latency median [0-9.]* ms, p99 [0-9.]* ms" "$tmp/primary-$n-$mode.log" || echo "-")
-  echo "$rps|$load_ms|$ack|$promoted"
+  # CPU of primary + replica per request, microseconds (3 tests of N).
+  local cpu_us=$(( (cpu1 - cpu0) * 1000000 / $(getconf CLK_TCK) / (3 * requests) ))
+  echo "$rps|$load_ms|$ack|$promoted|$cpu_us"
 }
 
-echo "| keys | mode | load s | SET req/s | GET req/s | INCR req/s | ratio (geomean) | epoch ack latency | false failover |"
-echo "|---:|---|---:|---:|---:|---:|---:|---|---|"
+# cpu_ticks PID...: user + system CPU of these processes, in clock ticks.
+cpu_ticks() {
+  local total=0 p f
+  for p in "$@"; do
+    [[ -n $p && -r /proc/$p/stat ]] || continue
+    # Fields after the command name (which may hold spaces): utime is 14, stime 15.
+    f=$(sed -E 's/^.*\) //' "/proc/$p/stat")
+    read -r -a fields <<<"$f"
+    total=$(( total + fields[11] + fields[12] ))
+  done
+  echo "$total"
+}
+
+echo "| keys | mode | load s | SET req/s | GET req/s | INCR req/s | ratio (geomean) | CPU µs/req | epoch ack latency | false failover |"
+echo "|---:|---|---:|---:|---:|---:|---:|---:|---|---|"
 for n in $sizes; do
   base=""
-  for mode in none async output-commit; do
+  for mode in $modes; do
     r=$(run_case "$n" "$mode")
-    IFS='|' read -r rps load_ms ack promoted <<<"$r"
+    IFS='|' read -r rps load_ms ack promoted cpu_us <<<"$r"
     read -r s g i <<<"$rps"
     [[ -z $base ]] && base="$s $g $i"
     read -r bs bg bi <<<"$base"
     ratio=$(awk "BEGIN{print exp((log($s/$bs)+log($g/$bg)+log($i/$bi))/3)}")
     promoted_col=$([[ $mode == none ]] && echo "-" || echo "$promoted")
-    printf '| %s | %s | %.1f | %.0f | %.0f | %.0f | %.2f | %s | %s |\n' "$n" "$mode" \
-      "$(awk "BEGIN{print $load_ms/1000}")" "$s" "$g" "$i" "$ratio" "$ack" "$promoted_col"
+    printf '| %s | %s | %.1f | %.0f | %.0f | %.0f | %.2f | %s | %s | %s |\n' "$n" "$mode" \
+      "$(awk "BEGIN{print $load_ms/1000}")" "$s" "$g" "$i" "$ratio" "$cpu_us" "$ack" "$promoted_col"
   done
 done
 echo

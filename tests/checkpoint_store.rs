@@ -66,6 +66,48 @@ fn the_store_compacts_itself_in_the_background() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Deltas written with their fsync batched in the background (a standby
+/// acknowledging at `received`) are in the store as soon as the write
+/// returns, through background compactions, and after the store is
+/// closed and opened again the chain continues where it was.
+#[test]
+fn batched_deltas_load_at_once_and_the_chain_continues_after_a_reopen() {
+    use understudy_checkpointer::frame::{self, Compression, Position};
+    let dir = temp_dir("batched");
+    let mut rt = Runtime::new(Config::default());
+    rt.exec(b"t = {} for i = 1, 500 do t[i] = i end", "=setup", &[])
+        .unwrap();
+    let at = Position {
+        runtime_id: 9,
+        term: 1,
+    };
+    let mut write = |store: &mut Store, image: &understudy::runtime::image::Image| {
+        let bytes = frame::encode(image, at, Compression::Lz4);
+        let header = frame::decode_header(&bytes).unwrap();
+        store.write_frame_batched(&bytes, &header).unwrap()
+    };
+    let mut store = Store::open(&dir, 9).unwrap();
+    store.compact_min_log = Some(1);
+    let base = write(&mut store, &rt.checkpoint());
+    for round in 1..=60u64 {
+        if round == 30 {
+            // Closed (its syncer finishes) and opened again.
+            drop(store);
+            store = Store::open(&dir, 9).unwrap();
+            store.compact_min_log = Some(1);
+        }
+        let code = format!("for i = 1, 20 do t[(i * 7 + {round}) % 500 + 1] = 'r{round}' end");
+        rt.exec(code.as_bytes(), "=change", &[]).unwrap();
+        write(&mut store, &rt.checkpoint_delta());
+        let loaded = store::load(&dir).unwrap();
+        assert_eq!(loaded.epoch, base.epoch + round, "round {round}");
+        assert!(loaded.stopped_at.is_none());
+    }
+    store.finish_compaction();
+    assert!(same(&store::load(&dir).unwrap().image, &rt.snapshot()));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn base_and_deltas_round_trip_and_compact() {
     let dir = temp_dir("roundtrip");

@@ -82,10 +82,22 @@ fn spawn_replica(
 
 /// The replica on an ephemeral UDP port; returns it and its port.
 fn replica(dir: &Path, certs: &Path) -> (Proc, u16) {
+    replica_acking(dir, certs, "received")
+}
+
+/// [`replica`] at acknowledgement level `ack` (`received`, `fsynced`).
+fn replica_acking(dir: &Path, certs: &Path, ack: &str) -> (Proc, u16) {
     let (proc_, lines) = spawn_replica(
         dir,
         Some(certs),
-        &["--listen", "127.0.0.1:0", "--failure-timeout", "300ms"],
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--failure-timeout",
+            "300ms",
+            "--ack",
+            ack,
+        ],
         1,
     );
     (proc_, announced_port(&lines[0]))
@@ -222,7 +234,9 @@ fn make_certs(dir: &Path) {
 }
 
 /// Rounds of: replica and primary up, clients writing, SIGKILL at a
-/// pseudo-random moment (`FAILOVER_ROUNDS`, default 20).
+/// pseudo-random moment (`FAILOVER_ROUNDS`, default 20); the replica
+/// acknowledges at `received` and `fsynced` in turn, and round 1 holds
+/// 100,000 more keys.
 #[test]
 fn every_acknowledged_write_survives_a_kill_at_any_moment() {
     let rounds: u64 = std::env::var("FAILOVER_ROUNDS")
@@ -236,9 +250,21 @@ fn every_acknowledged_write_survives_a_kill_at_any_moment() {
     let mut failovers = Vec::new();
     for round in 0..rounds {
         let data = root.join(format!("data-{round}"));
-        let (_replica, replica_port) = replica(&data, &certs);
+        // Both acknowledgement levels; one round on a data set of
+        // 100,000 keys, loaded before the writes under test.
+        let ack = if round % 2 == 0 {
+            "received"
+        } else {
+            "fsynced"
+        };
+        let loaded = if round == 1 { 100_000 } else { 0 };
+        let (_replica, replica_port) = replica_acking(&data, &certs, ack);
         let (mut primary, port) = primary(&certs, replica_port, "output-commit");
         wait_for(port, "the primary");
+        let load: Vec<Vec<String>> = (0..loaded)
+            .map(|i| vec!["SET".into(), format!("big:{i}"), value_of(i)])
+            .collect();
+        assert!(pipeline(port, &load, 1).iter().all(|r| r == "+OK"));
         // A writer that keeps going until the primary dies, recording every
         // acknowledged reply.
         let writer = std::thread::spawn(move || {
@@ -277,6 +303,11 @@ fn every_acknowledged_write_survives_a_kill_at_any_moment() {
                 "round {round}: acknowledged {key} lost"
             );
         }
+        for i in (0..loaded).step_by(997) {
+            let reply = command(port, &["GET", &format!("big:{i}")]).unwrap();
+            let value = value_of(i);
+            assert_eq!(reply, format!("${}\r\n{value}\r\n", value.len()));
+        }
         // The counter holds at least every acknowledged increment (one in
         // flight may have been applied and checkpointed, unacknowledged).
         let reply = command(port, &["GET", "counter"]).unwrap();
@@ -294,7 +325,7 @@ fn every_acknowledged_write_survives_a_kill_at_any_moment() {
             "round {round}: counter {kept} > {counter} + 1"
         );
         eprintln!(
-            "round {round}: {} writes acknowledged and kept, failover {:?}",
+            "round {round} (ack {ack}, {loaded} keys loaded): {} writes acknowledged and kept, failover {:?}",
             acked.len(),
             failovers.last().unwrap()
         );

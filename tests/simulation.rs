@@ -40,7 +40,8 @@ use understudy::runtime::runtime::CheckpointPolicy;
 use understudy::{Config, Runtime};
 use understudy_checkpointer::protocol::wire::{self, Framer, ToPrimary, ToStandby};
 use understudy_checkpointer::protocol::{
-    MemStorage, Primary, PrimaryConfig, PrimaryEvent, Standby, StandbyConfig, StandbyEvent, Storage,
+    AckLevel, MemStorage, Primary, PrimaryConfig, PrimaryEvent, Standby, StandbyConfig,
+    StandbyEvent, Storage,
 };
 
 const FAILURE_TIMEOUT: Duration = Duration::from_millis(300);
@@ -352,6 +353,7 @@ impl Sim {
         StandbyConfig {
             failure_timeout: FAILURE_TIMEOUT,
             restart_grace: RESTART_GRACE,
+            ack: AckLevel::Received,
         }
     }
 

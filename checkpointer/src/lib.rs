@@ -5,6 +5,7 @@
 //! back, checking everything before anything is applied.
 
 pub mod frame;
+mod log_sync;
 pub mod metrics;
 pub mod protect;
 pub mod protocol;

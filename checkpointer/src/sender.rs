@@ -22,6 +22,10 @@ use crate::replication::{self, Certs, LinkError, REPLICA_NAME};
 
 const RECONNECT_PAUSE: Duration = Duration::from_millis(100);
 
+/// Deltas up to this weight ([`Image::is_small`]) are encoded on the
+/// sender's loop (tens of microseconds), larger images on the blocking pool.
+const INLINE_ENCODE_LIMIT: usize = 16 << 10;
+
 /// What the sender tells the VM side.
 #[derive(Default)]
 pub struct Progress {
@@ -377,16 +381,18 @@ async fn link(
     });
     let sent = progress.clone();
     let data_writer = tokio::spawn(async move {
-        while let Some(frame) = data_rx.recv().await {
+        while let Some(mut frame) = data_rx.recv().await {
             // Encoding a large image takes long: off the loop, so that
-            // heartbeats and acks go on meanwhile.
-            let Ok(bytes) = tokio::task::spawn_blocking(move || {
-                let mut frame = frame;
+            // heartbeats and acks go on meanwhile. A small one (the usual
+            // delta) is encoded here: another thread's wake-up would cost
+            // more than the encoding, on the output-commit path.
+            let bytes = if !frame.image.full && frame.image.is_small(INLINE_ENCODE_LIMIT) {
                 frame.encode()
-            })
-            .await
-            else {
-                break;
+            } else {
+                match tokio::task::spawn_blocking(move || frame.encode()).await {
+                    Ok(bytes) => bytes,
+                    Err(_) => break,
+                }
             };
             sent.bytes_sent
                 .fetch_add(bytes.len() as u64, Ordering::SeqCst);

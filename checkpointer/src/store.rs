@@ -14,9 +14,10 @@
 //! then the writer copies the deltas after E into `deltas-<E>.log` and
 //! switches the manifest. Loading costs at most about twice the base.
 //!
-//! Crash safety: a delta is appended and fsynced; a torn last frame (the
-//! process killed mid-write) fails its checks and loading stops at the
-//! epoch before it. A new base is written to a temporary file, fsynced and
+//! Crash safety: a delta is appended and fsynced (or, with
+//! [`Store::write_frame_batched`], fsynced in batches soon after); a torn
+//! last frame (the process or machine killed mid-write) fails its checks
+//! and loading stops at the epoch before it. A new base is written to a temporary file, fsynced and
 //! renamed, and only then does a new MANIFEST (also written to a temporary
 //! file, fsynced and renamed, then the directory fsynced) point to it; the
 //! old files are removed last. At every instant the manifest names a
@@ -25,10 +26,12 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use understudy_runtime::image::{Image, ImageError};
 
 use crate::frame::{self, Compression, FrameError, Header, Kind, Position};
+use crate::log_sync::LogSyncer;
 
 const MANIFEST: &str = "MANIFEST";
 const MANIFEST_HEADER: &str = "understudy checkpoint store 1";
@@ -161,7 +164,7 @@ fn sync_dir(dir: &Path) -> Result<(), StoreError> {
 }
 
 /// A log shorter than this is never compacted (replaying it is cheap).
-pub const COMPACT_MIN_LOG: u64 = 4 << 20;
+pub const COMPACT_MIN_LOG: u64 = 16 << 20;
 
 /// A checkpoint store being written.
 pub struct Store {
@@ -170,7 +173,10 @@ pub struct Store {
     term: u64,
     /// The epoch of the last frame written (0: none yet).
     epoch: u64,
-    log: Option<(String, File)>,
+    log: Option<(String, Arc<File>)>,
+    /// Fsyncs the deltas of [`Store::write_frame_batched`] in batches, on a
+    /// thread of its own (started by the first such write).
+    syncer: Option<LogSyncer>,
     pub compression: Compression,
     /// Bytes of the current base and log.
     base_bytes: u64,
@@ -210,6 +216,7 @@ impl Store {
             term: 1,
             epoch: 0,
             log: None,
+            syncer: None,
             compression: Compression::Lz4,
             base_bytes: 0,
             log_bytes: 0,
@@ -270,6 +277,36 @@ impl Store {
     /// delta that does not follow the newest epoch, or a full image that
     /// would go back in time, is refused and changes nothing.
     pub fn write_frame(&mut self, frame: &[u8], header: &Header) -> Result<Written, StoreError> {
+        self.write_frame_synced(frame, header, true)
+    }
+
+    /// [`Store::write_frame`], except that a delta is durable soon after
+    /// this returns, not before: it returns once the OS holds the bytes,
+    /// and a thread fsyncs the log in batches. A crash of the process
+    /// loses nothing written this way; a crash of the machine may lose the
+    /// last deltas (loading then stops at the last complete one). A full
+    /// image is durable before this returns, as with `write_frame`.
+    pub fn write_frame_batched(
+        &mut self,
+        frame: &[u8],
+        header: &Header,
+    ) -> Result<Written, StoreError> {
+        if self.syncer.is_none() {
+            let syncer = LogSyncer::start().map_err(io(&self.dir))?;
+            if let Some((_, f)) = &self.log {
+                syncer.set_file(f.clone());
+            }
+            self.syncer = Some(syncer);
+        }
+        self.write_frame_synced(frame, header, false)
+    }
+
+    fn write_frame_synced(
+        &mut self,
+        frame: &[u8],
+        header: &Header,
+        sync_now: bool,
+    ) -> Result<Written, StoreError> {
         let full = header.kind == Kind::Full;
         let follows = if full {
             header.epoch > self.epoch || header.runtime_id != self.runtime_id
@@ -299,12 +336,17 @@ impl Store {
                     .create(true)
                     .open(&path)
                     .map_err(io(&path))?;
-                self.log = Some((manifest.log, f));
+                self.set_log(manifest.log, f);
             }
-            let (name, f) = self.log.as_mut().expect("a log is open");
-            let path = self.dir.join(&*name);
-            f.write_all(frame).map_err(io(&path))?;
-            f.sync_data().map_err(io(&path))?;
+            let (name, f) = self.log.as_ref().expect("a log is open");
+            let path = self.dir.join(name);
+            (&**f).write_all(frame).map_err(io(&path))?;
+            match &self.syncer {
+                Some(syncer) if !sync_now => syncer
+                    .appended()
+                    .map_err(|e| io(&path)(std::io::Error::other(e)))?,
+                _ => f.sync_data().map_err(io(&path))?,
+            }
             self.log_bytes += frame.len() as u64;
         }
         self.epoch = epoch;
@@ -315,6 +357,14 @@ impl Store {
             kind: header.kind,
             bytes: frame.len() as u64,
         })
+    }
+
+    fn set_log(&mut self, name: String, f: File) {
+        let f = Arc::new(f);
+        if let Some(syncer) = &self.syncer {
+            syncer.set_file(f.clone());
+        }
+        self.log = Some((name, f));
     }
 
     /// Adopts the runtime id of the primary whose images this store keeps.
@@ -433,7 +483,7 @@ impl Store {
             log: log.clone(),
         };
         write_atomically(&self.dir, MANIFEST, manifest.text().as_bytes())?;
-        self.log = Some((log, f));
+        self.set_log(log, f);
         self.base_bytes = base_bytes;
         self.log_bytes = deltas.len() as u64;
         // Only now are the old files (and any a crash left) unreferenced.

@@ -20,7 +20,7 @@ use tokio::sync::mpsc;
 use understudy_checkpointer::frame::{self, FrameError, Header};
 use understudy_checkpointer::protocol::wire::{self, Framer, ToPrimary, ToStandby};
 use understudy_checkpointer::protocol::{
-    self, DirStorage, LinkId, StandbyConfig, StandbyEvent, StorageError,
+    self, AckLevel, DirStorage, LinkId, StandbyConfig, StandbyEvent, StorageError,
 };
 use understudy_checkpointer::replication::{self, Certs, LinkError};
 use understudy_runtime::image::{Image, ImageError};
@@ -113,13 +113,9 @@ pub enum StandbyError {
 impl Standby {
     /// Opens the data directory, picking up the image and term it holds.
     pub fn open(dir: &Path) -> Result<Standby, StandbyError> {
-        Self::open_with(dir, Duration::from_millis(300))
-    }
-
-    fn open_with(dir: &Path, failure_timeout: Duration) -> Result<Standby, StandbyError> {
         let config = StandbyConfig {
-            failure_timeout,
             restart_grace: RESTART_GRACE,
+            ..StandbyConfig::default()
         };
         let machine = protocol::Standby::open(DirStorage::open(dir)?, config, Instant::now())?;
         let metrics = std::sync::Arc::new(Metrics::default());
@@ -190,6 +186,10 @@ impl Takeover {
     }
 }
 
+/// Frames up to this size are decoded on the link's reader, larger ones
+/// on the blocking pool.
+const INLINE_DECODE_BYTES: usize = 64 << 10;
+
 /// What the connection tasks tell the standby's loop.
 enum Input {
     Connected {
@@ -211,13 +211,31 @@ enum Input {
     EndpointClosed,
 }
 
+/// How a standby serves: the failure timeout and the acknowledgement
+/// level (the restart grace is [`RESTART_GRACE`]).
+#[derive(Debug, Clone, Copy)]
+pub struct ServeOptions {
+    pub failure_timeout: Duration,
+    pub ack: AckLevel,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        let config = StandbyConfig::default();
+        ServeOptions {
+            failure_timeout: config.failure_timeout,
+            ack: config.ack,
+        }
+    }
+}
+
 /// Serves primaries until the machine promotes, then returns what to
 /// resume. Listeners recorded at an address of `serve_on` (old, new) will
 /// re-open at the new one.
 pub async fn stand_by(
     standby: Standby,
     endpoint: quinn::Endpoint,
-    failure_timeout: Duration,
+    options: ServeOptions,
     serve_on: &[(String, String)],
 ) -> Result<Takeover, StandbyError> {
     let Standby {
@@ -226,8 +244,9 @@ pub async fn stand_by(
     } = standby;
     machine.set_config(
         StandbyConfig {
-            failure_timeout,
+            failure_timeout: options.failure_timeout,
             restart_grace: RESTART_GRACE,
+            ack: options.ack,
         },
         Instant::now(),
     );
@@ -392,14 +411,22 @@ async fn serve_link(link: LinkId, incoming: quinn::Incoming, input: mpsc::Unboun
                         match framer.next_bytes() {
                             Ok(Some(frame)) => {
                                 // Decoded here, not on the standby's loop:
-                                // a large image takes long to decode.
-                                let Ok((frame, decoded)) = tokio::task::spawn_blocking(move || {
+                                // a large image takes long to decode, and
+                                // goes to the blocking pool; a small one
+                                // (the usual delta) is decoded in line, as
+                                // another thread's wake-up costs more.
+                                let (frame, decoded) = if frame.len() <= INLINE_DECODE_BYTES {
                                     let decoded = Box::new(frame::decode(&frame));
                                     (frame, decoded)
-                                })
-                                .await
-                                else {
-                                    return "the decoder stopped".to_owned();
+                                } else {
+                                    let decoding = tokio::task::spawn_blocking(move || {
+                                        let decoded = Box::new(frame::decode(&frame));
+                                        (frame, decoded)
+                                    });
+                                    match decoding.await {
+                                        Ok(done) => done,
+                                        Err(_) => return "the decoder stopped".to_owned(),
+                                    }
                                 };
                                 let _ = data_input.send(Input::Frame(link, frame, decoded, at));
                             }

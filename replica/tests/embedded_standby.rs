@@ -55,7 +55,7 @@ fn spawn_standby(
             let takeover = understudy_replica::stand_by(
                 Standby::open(&data).unwrap(),
                 endpoint,
-                Duration::from_millis(300),
+                understudy_replica::ServeOptions::default(),
                 &[],
             )
             .await

@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
+use understudy_checkpointer::protocol::AckLevel;
 use understudy_checkpointer::replication::Certs;
 use understudy_checkpointer::store::Store;
-use understudy_replica::Standby;
+use understudy_replica::{ServeOptions, Standby};
 use understudy_runtime::runtime::CheckpointPolicy;
 use understudy_runtime::{Config, Runtime};
 
@@ -35,6 +36,14 @@ struct Cli {
     /// Silence from the primary after which this replica takes over.
     #[arg(long, default_value = "300ms", value_parser = parse_duration)]
     failure_timeout: Duration,
+    /// When a frame is acknowledged (under output commit: when the
+    /// primary's replies may leave). `received`: written to the OS and
+    /// held in memory, fsynced in the background a moment later; it
+    /// survives the primary's death and a crash of this process.
+    /// `fsynced`: also on disk, so it survives this machine losing power
+    /// at the same time; costs a disk flush per frame.
+    #[arg(long, value_enum, default_value_t = Ack::Received)]
+    ack: Ack,
     /// Serve Prometheus metrics on this address (`GET /metrics`).
     #[arg(long)]
     metrics: Option<SocketAddr>,
@@ -42,6 +51,12 @@ struct Cli {
     /// (`--serve-on 10.0.0.1:6380=0.0.0.0:6380`; repeatable).
     #[arg(long, value_parser = parse_mapping)]
     serve_on: Vec<(String, String)>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Ack {
+    Received,
+    Fsynced,
 }
 
 fn parse_mapping(s: &str) -> Result<(String, String), String> {
@@ -72,13 +87,18 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(v * scale))
 }
 
+/// Decoding and applying frames allocates many small records (and the
+/// promoted program many small objects): mimalloc, as `understudy` uses.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> anyhow::Result<()> {
     understudy::init_logging("info");
     let cli = Cli::parse();
-    // The standby's loop, and then the promoted program, run on this
-    // thread (give it the interpreter's stack); QUIC, the link readers and
-    // the acceptor run on the runtime's workers, so that a loop busy with
-    // a large frame or a prune does not stop the replica from answering.
+    // The promoted program runs on this thread (give it the interpreter's
+    // stack); QUIC, the link readers, the acceptor and the standby's loop
+    // run on the runtime's workers, so that a loop busy with a large
+    // frame or a prune does not stop the replica from answering.
     let worker = std::thread::Builder::new()
         .name("understudy-replica".into())
         .stack_size(256 << 20)
@@ -126,8 +146,22 @@ async fn standby(cli: Cli) -> anyhow::Result<()> {
         .with_context(|| format!("serving metrics on {addr}"))?;
         eprintln!("metrics on http://{bound}/metrics");
     }
-    let takeover =
-        understudy_replica::stand_by(standby, endpoint, cli.failure_timeout, &cli.serve_on).await?;
+    let options = ServeOptions {
+        failure_timeout: cli.failure_timeout,
+        ack: match cli.ack {
+            Ack::Received => AckLevel::Received,
+            Ack::Fsynced => AckLevel::Fsynced,
+        },
+    };
+    // The standby's loop is a task on the workers, next to the link
+    // readers and QUIC: a frame's way from the socket to its ack then
+    // stays on one worker instead of waking this thread and back.
+    let serve_on = cli.serve_on.clone();
+    let takeover = tokio::spawn(async move {
+        understudy_replica::stand_by(standby, endpoint, options, &serve_on).await
+    })
+    .await
+    .context("the standby's loop stopped")??;
     // The program: the standard library only (an application with its own
     // natives runs its standby through the library, with them registered).
     let started = std::time::Instant::now();

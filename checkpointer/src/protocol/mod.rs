@@ -15,6 +15,6 @@ pub mod storage;
 pub mod wire;
 
 pub use primary::{Primary, PrimaryConfig, PrimaryEvent};
-pub use standby::{LinkId, Standby, StandbyConfig, StandbyEvent};
+pub use standby::{AckLevel, LinkId, Standby, StandbyConfig, StandbyEvent};
 pub use storage::{DirStorage, MemStorage, Storage, StorageError};
 pub use wire::{Framer, ToPrimary, ToStandby};

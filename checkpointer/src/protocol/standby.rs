@@ -31,6 +31,24 @@ use crate::frame::{self, FrameError, Header, Kind};
 /// The driver's name for one connection.
 pub type LinkId = u64;
 
+/// When the standby acknowledges a frame, which is what an acknowledged
+/// epoch (and, under output commit, a reply a client saw) survives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AckLevel {
+    /// Checked, applied to the image held in memory and written to the
+    /// OS; fsynced in the background a moment later (PostgreSQL's
+    /// `remote_write`). Survives the primary dying and the standby process
+    /// crashing, alone or together; the last epochs can be lost only if
+    /// the standby's machine loses power before its fsync and the primary
+    /// dies too.
+    #[default]
+    Received,
+    /// Also fsynced before the acknowledgement: survives the standby's
+    /// machine losing power. Costs a disk flush per frame on the
+    /// acknowledgement path.
+    Fsynced,
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct StandbyConfig {
     /// Silence from the primary after which the standby takes over.
@@ -39,6 +57,7 @@ pub struct StandbyConfig {
     /// primary's first bytes (the primary needs about a second to give up
     /// a link to a standby process that died).
     pub restart_grace: Duration,
+    pub ack: AckLevel,
 }
 
 impl Default for StandbyConfig {
@@ -46,6 +65,7 @@ impl Default for StandbyConfig {
         StandbyConfig {
             failure_timeout: Duration::from_millis(300),
             restart_grace: Duration::from_secs(3),
+            ack: AckLevel::default(),
         }
     }
 }
@@ -322,7 +342,7 @@ impl<S: Storage> Standby<S> {
                     ));
                 }
                 self.storage
-                    .append(&header, bytes)
+                    .append(&header, bytes, self.config.ack)
                     .map_err(|e| e.to_string())?;
                 self.runtime_id = header.runtime_id;
                 self.pruned_len = image.objects.len();
@@ -340,7 +360,7 @@ impl<S: Storage> Standby<S> {
                 }
                 current.check_delta(&image).map_err(|e| e.to_string())?;
                 self.storage
-                    .append(&header, bytes)
+                    .append(&header, bytes, self.config.ack)
                     .map_err(|e| e.to_string())?;
                 current
                     .apply(&image)

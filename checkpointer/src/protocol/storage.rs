@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use understudy_runtime::image::Image;
 
+use super::standby::AckLevel;
 use crate::frame::{self, Header, Kind};
 use crate::store::{self, Store};
 
@@ -14,15 +15,23 @@ use crate::store::{self, Store};
 #[error("{0}")]
 pub struct StorageError(pub String);
 
-/// What a standby stores. Every call returns once its effect is durable.
+/// What a standby stores. Every call returns once its effect is durable,
+/// except [`Storage::append`] at [`AckLevel::Received`].
 pub trait Storage {
     /// The persisted term (0 for a new standby).
     fn term(&self) -> u64;
     fn set_term(&mut self, term: u64) -> Result<(), StorageError>;
     /// The image held, with its runtime id (None for a new standby).
     fn load(&mut self) -> Result<Option<(u64, Image)>, StorageError>;
-    /// Stores a frame that was checked to follow what is held.
-    fn append(&mut self, header: &Header, frame: &[u8]) -> Result<(), StorageError>;
+    /// Stores a frame that was checked to follow what is held; at
+    /// `Received` it returns once a crash of this process would keep the
+    /// frame, at `Fsynced` once it is on disk.
+    fn append(
+        &mut self,
+        header: &Header,
+        frame: &[u8],
+        level: AckLevel,
+    ) -> Result<(), StorageError>;
 }
 
 /// A standby's data directory: a checkpoint store and `TERM`.
@@ -88,10 +97,17 @@ impl Storage for DirStorage {
         }
     }
 
-    fn append(&mut self, header: &Header, frame: &[u8]) -> Result<(), StorageError> {
-        self.store
-            .write_frame(frame, header)
-            .map_err(|e| StorageError(e.to_string()))?;
+    fn append(
+        &mut self,
+        header: &Header,
+        frame: &[u8],
+        level: AckLevel,
+    ) -> Result<(), StorageError> {
+        match level {
+            AckLevel::Received => self.store.write_frame_batched(frame, header),
+            AckLevel::Fsynced => self.store.write_frame(frame, header),
+        }
+        .map_err(|e| StorageError(e.to_string()))?;
         // The store compacts itself in the background.
         Ok(())
     }
@@ -131,7 +147,9 @@ impl Storage for MemStorage {
         Ok(held)
     }
 
-    fn append(&mut self, header: &Header, frame: &[u8]) -> Result<(), StorageError> {
+    /// Both levels alike: a simulated restart is of the process, which
+    /// keeps what was written.
+    fn append(&mut self, header: &Header, frame: &[u8], _: AckLevel) -> Result<(), StorageError> {
         if header.kind == Kind::Full {
             self.frames.clear();
         }

@@ -302,6 +302,29 @@ pub enum ImageError {
 }
 
 impl Image {
+    /// Whether the image is small: at most `limit` values in all (a record
+    /// counts one, plus its table slots, stack slots and string bytes / 16).
+    /// Stops counting past the limit, so it costs O(limit). What a driver
+    /// asks before encoding in line rather than on another thread.
+    pub fn is_small(&self, limit: usize) -> bool {
+        let mut weight = 0usize;
+        for object in self.objects.values() {
+            weight += 1 + match object {
+                Object::Str(bytes) => bytes.len() / 16,
+                Object::Proto(p) => p.code.len() + p.constants.len(),
+                Object::Table(t) => t.array.len() + t.entries.len(),
+                Object::TablePatch(p) => p.array.len() + p.entries.len(),
+                Object::Thread(t) => t.stack.len() + t.frames.len(),
+                Object::Channel(c) => c.buf.len() + c.recvq.len() + c.sendq.len(),
+                _ => 0,
+            };
+            if weight > limit {
+                return false;
+            }
+        }
+        true
+    }
+
     /// Applies a delta to this full image, in place: new and changed
     /// objects replace the old records, table patches update them. It
     /// costs O(delta): records the delta left unreachable stay until
