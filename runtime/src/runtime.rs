@@ -975,6 +975,7 @@ impl Runtime {
                     break t;
                 }
             };
+            sched::touch_task(ctx, task);
             let (id, chain, delivery) = {
                 let mut t = task.borrow_mut(mc);
                 t.status = TaskStatus::Running;

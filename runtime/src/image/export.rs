@@ -1,7 +1,7 @@
 //! Taking an image: a walk over the heap from the roots.
 //!
 //! A full image visits everything reachable. A delta starts from the roots,
-//! the objects marked dirty during the epoch and the live tasks, and
+//! the objects marked dirty during the epoch (tasks among them), and
 //! follows references only into objects born since the previous epoch (id
 //! at or above its high-water mark): clean old objects are never entered,
 //! and objects born and dead within the epoch are never seen.
@@ -374,7 +374,8 @@ pub fn snapshot(ctx: Ctx<'_>) -> Image {
 }
 
 /// What changed since the last image (full or delta): the old objects
-/// recorded dirty (tables as their changed slots), every live task, and
+/// recorded dirty (tables as their changed slots; tasks that ran, waited,
+/// woke or ended), and
 /// the new objects reachable from those and from the roots. The first
 /// image of a runtime is full.
 pub fn delta<'gc>(ctx: Ctx<'gc>) -> Image {
@@ -407,11 +408,6 @@ pub fn delta<'gc>(ctx: Ctx<'gc>) -> Image {
             Dirty::Task(t) => walk.force(Pending::Task(t)),
             Dirty::UserData(u) => walk.force(Pending::UserData(u)),
         }
-    }
-    // Live tasks change at every turn (status, wait sequence).
-    let live: Vec<Task<'gc>> = ctx.state.sched.borrow().tasks.values().copied().collect();
-    for t in live {
-        walk.force(Pending::Task(t));
     }
     walk.drain();
     let epoch = ctx.state.epoch.get();

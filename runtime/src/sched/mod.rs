@@ -275,10 +275,19 @@ pub fn current<'gc>(ctx: Ctx<'gc>) -> Option<Task<'gc>> {
     ctx.state.sched.borrow().current
 }
 
+/// Records that `task` changes (it runs, waits, wakes, ends, gains a
+/// joiner or loses its threads): the next delta carries its record. Every
+/// write to a `TaskState` outside a restore comes after one of these.
+pub fn touch_task<'gc>(ctx: Ctx<'gc>, task: Task<'gc>) {
+    let t = task.borrow();
+    ctx.note_dirty(t.oid, &t.dirty_stamp, || crate::state::Dirty::Task(task));
+}
+
 /// Starts a wait of the running task on `what`; returns the sequence its
 /// waiters must carry. The native then registers them and parks.
 pub fn begin_wait<'gc>(ctx: Ctx<'gc>, what: Wait) -> Option<(Task<'gc>, u64)> {
     let task = current(ctx)?;
+    touch_task(ctx, task);
     let mut t = task.borrow_mut(ctx.mc);
     t.wait_seq += 1;
     t.waiting_on = what;
@@ -289,10 +298,13 @@ pub fn begin_wait<'gc>(ctx: Ctx<'gc>, what: Wait) -> Option<(Task<'gc>, u64)> {
 /// current one. Returns whether it woke.
 pub fn wake<'gc>(ctx: Ctx<'gc>, w: Waiter<'gc>, delivery: Delivery<'gc>) -> bool {
     {
-        let mut t = w.task.borrow_mut(ctx.mc);
+        let t = w.task.borrow();
         if t.wait_seq != w.seq || t.status.is_over() {
             return false;
         }
+        drop(t);
+        touch_task(ctx, w.task);
+        let mut t = w.task.borrow_mut(ctx.mc);
         t.wait_seq += 1;
         t.wake = Some(delivery);
         t.waiting_on = Wait::Nothing;
@@ -366,12 +378,7 @@ pub fn finish<'gc>(
     status: TaskStatus,
     outcome: Delivery<'gc>,
 ) -> bool {
-    {
-        let oid = task.borrow().oid;
-        ctx.note_dirty(oid, &task.borrow().dirty_stamp, || {
-            crate::state::Dirty::Task(task)
-        });
-    }
+    touch_task(ctx, task);
     let joiners = {
         let mut t = task.borrow_mut(ctx.mc);
         t.status = status;

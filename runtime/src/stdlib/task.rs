@@ -130,6 +130,7 @@ fn join<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
     if gc_arena::Gc::ptr_eq(w.task, target) {
         return Err(RtError::msg("a task cannot join itself"));
     }
+    sched::touch_task(cx.ctx, target);
     target.borrow_mut(cx.ctx.mc).joiners.push((w.task, w.seq));
     park(cx)
 }
@@ -153,6 +154,7 @@ fn cancel<'gc>(cx: &mut NCtx<'_, 'gc>) -> R<'gc> {
 /// Kills the threads of a task that will never run again, closing the
 /// upvalues that point into their stacks.
 pub fn discard_threads<'gc>(ctx: crate::state::Ctx<'gc>, task: Task<'gc>) {
+    sched::touch_task(ctx, task);
     let chain = std::mem::take(&mut task.borrow_mut(ctx.mc).chain);
     for t in chain {
         ctx.touch_thread(t);
