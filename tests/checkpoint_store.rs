@@ -81,7 +81,7 @@ fn batched_deltas_load_at_once_and_the_chain_continues_after_a_reopen() {
         runtime_id: 9,
         term: 1,
     };
-    let mut write = |store: &mut Store, image: &understudy::runtime::image::Image| {
+    let write = |store: &mut Store, image: &understudy::runtime::image::Image| {
         let bytes = frame::encode(image, at, Compression::Lz4);
         let header = frame::decode_header(&bytes).unwrap();
         store.write_frame_batched(&bytes, &header).unwrap()
