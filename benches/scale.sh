@@ -66,6 +66,12 @@ run_case() {
       --ack "$ack" 2>"$tmp/replica-$n-$mode.log" &
     replica_pid=$!
     pids+=("$replica_pid")
+    # The primary starts once the replica listens: epochs taken before
+    # the link is up would count a second of reconnecting as ack latency.
+    for _ in $(seq 500); do
+      grep -q "replica listening" "$tmp/replica-$n-$mode.log" && break
+      sleep 0.01
+    done
     args=(--replicate-to "127.0.0.1:$rport" --certs "$tmp/certs" --consistency "$consistency"
       --checkpoint-every "$every")
   fi
