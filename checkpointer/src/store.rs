@@ -402,6 +402,7 @@ impl Store {
         let spawned = std::thread::Builder::new()
             .name("understudy-compact".into())
             .spawn(move || {
+                run_when_idle();
                 let (dir, log, offset, epoch) = job;
                 let _ = tx.send(build_base(&dir, &log, offset, epoch, at, compression));
             });
@@ -514,6 +515,26 @@ impl Store {
         self.write_base(loaded.epoch, &frame)?;
         self.epoch = loaded.epoch;
         Ok(frame.len() as u64)
+    }
+}
+
+/// Lowers the calling thread to the idle scheduling class: a compaction
+/// costs O(base), and on a busy machine it must take only the CPU that
+/// serving the program leaves (the log it shortens is only replayed at a
+/// restart). Best effort: where it fails, the thread runs as it was.
+fn run_when_idle() {
+    #[cfg(target_os = "linux")]
+    {
+        let param = libc::sched_param { sched_priority: 0 };
+        // SAFETY: sched_setscheduler reads `param` during the call only;
+        // pid 0 is the calling thread.
+        let r = unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) };
+        if r != 0 {
+            tracing::debug!(
+                "compaction at normal priority: {}",
+                std::io::Error::last_os_error()
+            );
+        }
     }
 }
 
