@@ -235,7 +235,7 @@ fn through_deltas(program: &Program, points: [u64; 3]) -> Result<(Vec<u8>, Strin
         }
         match base.as_mut() {
             None => base = Some(image),
-            Some(b) => understudy::runtime::image::Image::apply(b, &image)
+            Some(b) => understudy::runtime::image::Image::apply(b, image)
                 .map_err(|e| format!("apply: {e}"))?,
         }
         if i == 2 {
@@ -248,7 +248,7 @@ fn through_deltas(program: &Program, points: [u64; 3]) -> Result<(Vec<u8>, Strin
     let mut merged = deltas[0].clone();
     merged.merge_delta(&deltas[1]).map_err(|e| e.to_string())?;
     let mut via_merged: understudy::runtime::image::Image = first.unwrap();
-    via_merged.apply(&merged).map_err(|e| e.to_string())?;
+    via_merged.apply(merged).map_err(|e| e.to_string())?;
     if !via_merged.same_heap(&full) {
         let differing: Vec<_> = full
             .objects
@@ -370,7 +370,7 @@ fn a_delta_after_every_turn_tracks_every_change() {
         let mut held = rt.checkpoint();
         for turn in 1..=2000 {
             let done = rt.run_turns(1).unwrap_or(true);
-            held.apply(&rt.checkpoint_delta()).unwrap();
+            held.apply(rt.checkpoint_delta()).unwrap();
             assert!(
                 held.same_heap(&rt.snapshot()),
                 "{} after turn {turn}: base + deltas differs from a full image",

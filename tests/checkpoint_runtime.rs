@@ -42,7 +42,7 @@ fn lua_asks_for_checkpoints_and_each_reports_its_cost() {
     }
     // The second image holds the change made between the two requests.
     let mut base = taken[0].0.clone();
-    base.apply(&taken[1].0).unwrap();
+    base.apply(taken[1].0.clone()).unwrap();
     let mut restored = Runtime::new(Config::default());
     restored.restore(&base).unwrap();
     restored.exec(b"assert(x == 2, x)", "=check", &[]).unwrap();

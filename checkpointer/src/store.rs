@@ -570,7 +570,7 @@ fn build_base(
                     source,
                 }
             })?;
-        image.apply(&delta)?;
+        image.apply(delta)?;
         at_byte += used;
     }
     if image.epoch != epoch {
@@ -756,7 +756,7 @@ pub fn load(dir: &Path) -> Result<Loaded, StoreError> {
             ));
             break;
         }
-        image.apply(&delta)?;
+        image.apply(delta)?;
         epoch = info.header.epoch;
         term = info.header.term;
         frames.push(info);

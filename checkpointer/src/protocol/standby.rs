@@ -363,7 +363,7 @@ impl<S: Storage> Standby<S> {
                     .append(&header, bytes, self.config.ack)
                     .map_err(|e| e.to_string())?;
                 current
-                    .apply(&image)
+                    .apply(image)
                     .expect("a delta that passed its checks applies");
                 if current.objects.len() >= 2 * self.pruned_len.max(MIN_PRUNED) {
                     current.prune();

@@ -137,7 +137,7 @@ impl Storage for MemStorage {
             match held.as_mut() {
                 None => held = Some((header.runtime_id, image)),
                 Some((_, base)) => base
-                    .apply(&image)
+                    .apply(image)
                     .map_err(|e| StorageError(e.to_string()))?,
             }
         }

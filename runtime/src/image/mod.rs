@@ -331,31 +331,32 @@ impl Image {
     /// [`Image::prune`] (ids are never reused, so they are only garbage).
     /// A delta that fails [`Image::check_delta`] is refused before
     /// anything changes.
-    pub fn apply(&mut self, delta: &Image) -> Result<(), ImageError> {
-        self.check_delta(delta)?;
-        for (id, obj) in &delta.objects {
+    pub fn apply(&mut self, delta: Image) -> Result<(), ImageError> {
+        self.check_delta(&delta)?;
+        for (id, obj) in delta.objects {
             match obj {
                 Object::TablePatch(p) => {
-                    let Some(Object::Table(t)) = self.objects.get_mut(id) else {
+                    let Some(Object::Table(t)) = self.objects.get_mut(&id) else {
                         unreachable!("checked: table {id} is held");
                     };
                     t.meta = p.meta;
                     t.array.resize(p.array_len as usize, Val::Nil);
                     t.entries
                         .resize(p.entries_len as usize, (Val::Nil, Val::Nil));
-                    for (i, v) in &p.array {
-                        t.array[*i as usize] = *v;
+                    for (i, v) in p.array {
+                        t.array[i as usize] = v;
                     }
-                    for (i, k, v) in &p.entries {
-                        t.entries[*i as usize] = (*k, *v);
+                    for (i, k, v) in p.entries {
+                        t.entries[i as usize] = (k, v);
                     }
                 }
                 other => {
-                    self.objects.insert(*id, other.clone());
+                    // The record it replaces is dropped here.
+                    self.objects.insert(id, other);
                 }
             }
         }
-        self.root = delta.root.clone();
+        self.root = delta.root;
         self.epoch = delta.epoch;
         Ok(())
     }
@@ -417,7 +418,7 @@ impl Image {
     /// coalesces epochs).
     pub fn merge_delta(&mut self, later: &Image) -> Result<(), ImageError> {
         if self.full {
-            return self.apply(later);
+            return self.apply(later.clone());
         }
         self.check_follows(later)?;
         for (id, obj) in &later.objects {
