@@ -488,6 +488,7 @@ impl Runtime {
     ) -> Result<Option<Vec<LuaValue>>, Error> {
         tokio::pin!(shutdown);
         let mut turns = 0u32;
+        let mut polled_before_cut = false;
         let result = loop {
             while let Ok(c) = self.completions.try_recv() {
                 self.complete(c);
@@ -533,7 +534,18 @@ impl Runtime {
             });
             // Output commit: replies wait for an epoch; take it now that the
             // program is idle (one epoch covers everything this burst did).
+            // First let the I/O driver hand over what arrived meanwhile
+            // (once per epoch): requests already in the sockets then join
+            // this epoch instead of each costing one of their own.
             if self.output_needs_checkpoint() {
+                if !polled_before_cut {
+                    polled_before_cut = true;
+                    tokio::task::yield_now().await;
+                    if !self.completions.is_empty() {
+                        continue;
+                    }
+                }
+                polled_before_cut = false;
                 self.checkpoint_now();
                 continue;
             }
