@@ -136,9 +136,7 @@ impl Storage for MemStorage {
             let (header, image) = frame::decode(bytes).map_err(|e| StorageError(e.to_string()))?;
             match held.as_mut() {
                 None => held = Some((header.runtime_id, image)),
-                Some((_, base)) => base
-                    .apply(image)
-                    .map_err(|e| StorageError(e.to_string()))?,
+                Some((_, base)) => base.apply(image).map_err(|e| StorageError(e.to_string()))?,
             }
         }
         if let Some((_, image)) = held.as_mut() {
