@@ -6,8 +6,11 @@
 # 127.0.0.1), side by side in one run. Ratios are to the
 # unreplicated run of the same size; a ratio that falls as N grows is a
 # cost that grows with the heap. Also: the time to load the keys, the
-# epoch acknowledgement latency the primary measured, and whether the
-# replica promoted itself while the primary was alive (a false failover).
+# epoch acknowledgement latency the primary measured, whether the
+# replica promoted itself while the primary was alive (a false failover),
+# and, once the primary has stopped, the failover: until the replica
+# answers PING on the primary's port, and the part of it spent building
+# the runtime from the image.
 #
 # Usage: benches/scale.sh   (after cargo build --release)
 # Env:   SIZES="10000 100000 1000000", REQUESTS=N (default 100000), KEEP=1 (keep logs),
@@ -95,9 +98,21 @@ run_case() {
   fi
   kill -TERM "$pid"
   wait "$pid" 2>/dev/null || true
-  local promoted=no
+  local promoted=no failover="-"
   if [[ -n $replica_pid ]]; then
+    local stopped
+    stopped=$(now_ms)
     grep -q "promoting" "$tmp/replica-$n-$mode.log" && promoted=YES
+    # The primary is gone: the replica takes over after its failure
+    # timeout and serves on the same port. Failover = primary gone ->
+    # PONG from the replica; build = the runtime built from the image.
+    for _ in $(seq 30000); do
+      [[ $(redis-cli -p "$port" ping 2>/dev/null) == PONG ]] && break
+      sleep 0.01
+    done
+    local build
+    build=$(grep -o "built from the image in [0-9.]* ms" "$tmp/replica-$n-$mode.log" | grep -o "[0-9.]* ms" || echo "? ms")
+    failover="$(( $(now_ms) - stopped )) ms (build $build)"
     kill -9 "$replica_pid" 2>/dev/null || true
     wait "$replica_pid" 2>/dev/null || true
   fi
@@ -106,7 +121,7 @@ run_case() {
   ack=$(grep -o "ack latency median [0-9.]* ms, p99 [0-9.]* ms" "$tmp/primary-$n-$mode.log" || echo "-")
   # CPU of primary + replica per request, microseconds (3 tests of N).
   local cpu_us=$(( (cpu1 - cpu0) * 1000000 / $(getconf CLK_TCK) / (3 * requests) ))
-  echo "$rps|$load_ms|$ack|$promoted|$cpu_us"
+  echo "$rps|$load_ms|$ack|$promoted|$cpu_us|$failover"
 }
 
 # cpu_ticks PID...: user + system CPU of these processes, in clock ticks.
@@ -122,20 +137,20 @@ cpu_ticks() {
   echo "$total"
 }
 
-echo "| keys | mode | load s | SET req/s | GET req/s | INCR req/s | ratio (geomean) | CPU µs/req | epoch ack latency | false failover |"
-echo "|---:|---|---:|---:|---:|---:|---:|---:|---|---|"
+echo "| keys | mode | load s | SET req/s | GET req/s | INCR req/s | ratio (geomean) | CPU µs/req | epoch ack latency | false failover | failover |"
+echo "|---:|---|---:|---:|---:|---:|---:|---:|---|---|---|"
 for n in $sizes; do
   base=""
   for mode in $modes; do
     r=$(run_case "$n" "$mode")
-    IFS='|' read -r rps load_ms ack promoted cpu_us <<<"$r"
+    IFS='|' read -r rps load_ms ack promoted cpu_us failover <<<"$r"
     read -r s g i <<<"$rps"
     [[ -z $base ]] && base="$s $g $i"
     read -r bs bg bi <<<"$base"
     ratio=$(awk "BEGIN{print exp((log($s/$bs)+log($g/$bg)+log($i/$bi))/3)}")
     promoted_col=$([[ $mode == none ]] && echo "-" || echo "$promoted")
-    printf '| %s | %s | %.1f | %.0f | %.0f | %.0f | %.2f | %s | %s | %s |\n' "$n" "$mode" \
-      "$(awk "BEGIN{print $load_ms/1000}")" "$s" "$g" "$i" "$ratio" "$cpu_us" "$ack" "$promoted_col"
+    printf '| %s | %s | %.1f | %.0f | %.0f | %.0f | %.2f | %s | %s | %s | %s |\n' "$n" "$mode" \
+      "$(awk "BEGIN{print $load_ms/1000}")" "$s" "$g" "$i" "$ratio" "$cpu_us" "$ack" "$promoted_col" "$failover"
   done
 done
 echo
