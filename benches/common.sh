@@ -19,9 +19,9 @@ free_port() {
   python3 -c 'import socket,sys; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM if sys.argv[1]=="udp" else socket.SOCK_STREAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' "$1"
 }
 
-# wait_ping PORT: up to 10 s for a PONG.
+# wait_ping PORT [SECONDS]: up to SECONDS (default 10) for a PONG.
 wait_ping() {
-  for _ in $(seq 1000); do
+  for _ in $(seq $(( ${2:-10} * 100 ))); do
     [[ $(redis-cli -p "$1" ping 2>/dev/null) == PONG ]] && return 0
     sleep 0.01
   done

@@ -106,10 +106,7 @@ run_case() {
     # The primary is gone: the replica takes over after its failure
     # timeout and serves on the same port. Failover = primary gone ->
     # PONG from the replica; build = the runtime built from the image.
-    for _ in $(seq 30000); do
-      [[ $(redis-cli -p "$port" ping 2>/dev/null) == PONG ]] && break
-      sleep 0.01
-    done
+    wait_ping "$port" 300
     local build
     build=$(grep -o "built from the image in [0-9.]* ms" "$tmp/replica-$n-$mode.log" | grep -o "[0-9.]* ms" || echo "? ms")
     failover="$(( $(now_ms) - stopped )) ms (build $build)"

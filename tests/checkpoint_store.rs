@@ -20,6 +20,14 @@ fn temp_dir(name: &str) -> std::path::PathBuf {
     dir
 }
 
+/// A runtime holding a global table `t` of `n` integers.
+fn runtime_with_table(n: usize) -> Runtime {
+    let mut rt = Runtime::new(Config::default());
+    let setup = format!("t = {{}} for i = 1, {n} do t[i] = i end");
+    rt.exec(setup.as_bytes(), "=setup", &[]).unwrap();
+    rt
+}
+
 fn same(a: &understudy::runtime::image::Image, b: &understudy::runtime::image::Image) -> bool {
     a.same_heap(b)
 }
@@ -30,9 +38,7 @@ fn same(a: &understudy::runtime::image::Image, b: &understudy::runtime::image::I
 #[test]
 fn the_store_compacts_itself_in_the_background() {
     let dir = temp_dir("autocompact");
-    let mut rt = Runtime::new(Config::default());
-    rt.exec(b"t = {} for i = 1, 2000 do t[i] = i end", "=setup", &[])
-        .unwrap();
+    let mut rt = runtime_with_table(2000);
     let mut store = Store::open(&dir, 7).unwrap();
     store.compact_min_log = Some(1);
     let base = store.write(&rt.checkpoint()).unwrap();
@@ -74,9 +80,7 @@ fn the_store_compacts_itself_in_the_background() {
 fn batched_deltas_load_at_once_and_the_chain_continues_after_a_reopen() {
     use understudy_checkpointer::frame::{self, Compression, Position};
     let dir = temp_dir("batched");
-    let mut rt = Runtime::new(Config::default());
-    rt.exec(b"t = {} for i = 1, 500 do t[i] = i end", "=setup", &[])
-        .unwrap();
+    let mut rt = runtime_with_table(500);
     let at = Position {
         runtime_id: 9,
         term: 1,

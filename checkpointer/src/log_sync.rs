@@ -1,9 +1,9 @@
 //! Batched fsync of an append-only log, on a thread of its own: writers
 //! append and return; the thread makes everything appended so far durable
 //! with one `fdatasync` per batch, at most one every [`SYNC_INTERVAL`] (a
-//! flush per frame costs a standby more CPU than the frame itself). A standby that acknowledges frames once
-//! they are written to the OS (the `received` level) uses it to keep
-//! fsyncs off its acknowledgement path.
+//! flush per frame costs a standby more CPU than the frame itself). A
+//! standby that acknowledges frames once they are written to the OS (the
+//! `received` level) uses it to keep fsyncs off its acknowledgement path.
 
 use std::fs::File;
 use std::sync::{Arc, Condvar, Mutex};

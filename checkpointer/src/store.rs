@@ -17,8 +17,8 @@
 //! Crash safety: a delta is appended and fsynced (or, with
 //! [`Store::write_frame_batched`], fsynced in batches soon after); a torn
 //! last frame (the process or machine killed mid-write) fails its checks
-//! and loading stops at the epoch before it. A new base is written to a temporary file, fsynced and
-//! renamed, and only then does a new MANIFEST (also written to a temporary
+//! and loading stops at the epoch before it. A new base is written to a
+//! temporary file, fsynced and renamed, and only then does a new MANIFEST (also written to a temporary
 //! file, fsynced and renamed, then the directory fsynced) point to it; the
 //! old files are removed last. At every instant the manifest names a
 //! complete base.

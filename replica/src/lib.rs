@@ -20,7 +20,7 @@ use tokio::sync::mpsc;
 use understudy_checkpointer::frame::{self, FrameError, Header};
 use understudy_checkpointer::protocol::wire::{self, Framer, ToPrimary, ToStandby};
 use understudy_checkpointer::protocol::{
-    self, AckLevel, DirStorage, LinkId, StandbyConfig, StandbyEvent, StorageError,
+    self, DirStorage, LinkId, StandbyConfig, StandbyEvent, StorageError,
 };
 use understudy_checkpointer::replication::{self, Certs, LinkError};
 use understudy_runtime::image::{Image, ImageError};
@@ -95,11 +95,6 @@ pub struct Standby {
     pub metrics: std::sync::Arc<Metrics>,
 }
 
-/// How long a standby that starts with an image waits for its primary's
-/// first connection (the primary needs about a second to give up a link
-/// to a replica process that died).
-pub const RESTART_GRACE: Duration = Duration::from_secs(3);
-
 #[derive(Debug, thiserror::Error)]
 pub enum StandbyError {
     #[error(transparent)]
@@ -113,11 +108,11 @@ pub enum StandbyError {
 impl Standby {
     /// Opens the data directory, picking up the image and term it holds.
     pub fn open(dir: &Path) -> Result<Standby, StandbyError> {
-        let config = StandbyConfig {
-            restart_grace: RESTART_GRACE,
-            ..StandbyConfig::default()
-        };
-        let machine = protocol::Standby::open(DirStorage::open(dir)?, config, Instant::now())?;
+        let machine = protocol::Standby::open(
+            DirStorage::open(dir)?,
+            StandbyConfig::default(),
+            Instant::now(),
+        )?;
         let metrics = std::sync::Arc::new(Metrics::default());
         metrics.term.store(machine.term(), SeqCst);
         metrics.epoch.store(machine.epoch(), SeqCst);
@@ -211,45 +206,21 @@ enum Input {
     EndpointClosed,
 }
 
-/// How a standby serves: the failure timeout and the acknowledgement
-/// level (the restart grace is [`RESTART_GRACE`]).
-#[derive(Debug, Clone, Copy)]
-pub struct ServeOptions {
-    pub failure_timeout: Duration,
-    pub ack: AckLevel,
-}
-
-impl Default for ServeOptions {
-    fn default() -> Self {
-        let config = StandbyConfig::default();
-        ServeOptions {
-            failure_timeout: config.failure_timeout,
-            ack: config.ack,
-        }
-    }
-}
-
-/// Serves primaries until the machine promotes, then returns what to
+/// Serves primaries by `config` (failure timeout, restart grace,
+/// acknowledgement level) until the machine promotes, then returns what to
 /// resume. Listeners recorded at an address of `serve_on` (old, new) will
 /// re-open at the new one.
 pub async fn stand_by(
     standby: Standby,
     endpoint: quinn::Endpoint,
-    options: ServeOptions,
+    config: StandbyConfig,
     serve_on: &[(String, String)],
 ) -> Result<Takeover, StandbyError> {
     let Standby {
         mut machine,
         metrics,
     } = standby;
-    machine.set_config(
-        StandbyConfig {
-            failure_timeout: options.failure_timeout,
-            restart_grace: RESTART_GRACE,
-            ack: options.ack,
-        },
-        Instant::now(),
-    );
+    machine.set_config(config, Instant::now());
     let (input_tx, mut input_rx) = mpsc::unbounded_channel::<Input>();
     let mut links: HashMap<LinkId, (quinn::Connection, mpsc::UnboundedSender<Vec<u8>>)> =
         HashMap::new();

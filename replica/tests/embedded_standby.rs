@@ -55,7 +55,7 @@ fn spawn_standby(
             let takeover = understudy_replica::stand_by(
                 Standby::open(&data).unwrap(),
                 endpoint,
-                understudy_replica::ServeOptions::default(),
+                understudy_checkpointer::protocol::StandbyConfig::default(),
                 &[],
             )
             .await

@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use understudy_checkpointer::protocol::AckLevel;
+use understudy_checkpointer::protocol::{AckLevel, StandbyConfig};
 use understudy_checkpointer::replication::Certs;
 use understudy_checkpointer::store::Store;
-use understudy_replica::{ServeOptions, Standby};
+use understudy_replica::Standby;
 use understudy_runtime::runtime::CheckpointPolicy;
 use understudy_runtime::{Config, Runtime};
 
@@ -146,19 +146,20 @@ async fn standby(cli: Cli) -> anyhow::Result<()> {
         .with_context(|| format!("serving metrics on {addr}"))?;
         eprintln!("metrics on http://{bound}/metrics");
     }
-    let options = ServeOptions {
+    let config = StandbyConfig {
         failure_timeout: cli.failure_timeout,
         ack: match cli.ack {
             Ack::Received => AckLevel::Received,
             Ack::Fsynced => AckLevel::Fsynced,
         },
+        ..StandbyConfig::default()
     };
     // The standby's loop is a task on the workers, next to the link
     // readers and QUIC: a frame's way from the socket to its ack then
     // stays on one worker instead of waking this thread and back.
     let serve_on = cli.serve_on.clone();
     let takeover = tokio::spawn(async move {
-        understudy_replica::stand_by(standby, endpoint, options, &serve_on).await
+        understudy_replica::stand_by(standby, endpoint, config, &serve_on).await
     })
     .await
     .context("the standby's loop stopped")??;

@@ -276,8 +276,9 @@ pub fn current<'gc>(ctx: Ctx<'gc>) -> Option<Task<'gc>> {
 }
 
 /// Records that `task` changes (it runs, waits, wakes, ends, gains a
-/// joiner or loses its threads): the next delta carries its record. Every
-/// write to a `TaskState` outside a restore comes after one of these.
+/// joiner or loses its threads): the next delta carries its record, as it
+/// stands at that capture. Every write to a `TaskState` outside a restore
+/// has one of these within the same turn.
 pub fn touch_task<'gc>(ctx: Ctx<'gc>, task: Task<'gc>) {
     let t = task.borrow();
     ctx.note_dirty(t.oid, &t.dirty_stamp, || crate::state::Dirty::Task(task));
@@ -298,13 +299,10 @@ pub fn begin_wait<'gc>(ctx: Ctx<'gc>, what: Wait) -> Option<(Task<'gc>, u64)> {
 /// current one. Returns whether it woke.
 pub fn wake<'gc>(ctx: Ctx<'gc>, w: Waiter<'gc>, delivery: Delivery<'gc>) -> bool {
     {
-        let t = w.task.borrow();
+        let mut t = w.task.borrow_mut(ctx.mc);
         if t.wait_seq != w.seq || t.status.is_over() {
             return false;
         }
-        drop(t);
-        touch_task(ctx, w.task);
-        let mut t = w.task.borrow_mut(ctx.mc);
         t.wait_seq += 1;
         t.wake = Some(delivery);
         t.waiting_on = Wait::Nothing;
@@ -314,6 +312,7 @@ pub fn wake<'gc>(ctx: Ctx<'gc>, w: Waiter<'gc>, delivery: Delivery<'gc>) -> bool
             t.status = TaskStatus::Ready;
         }
     }
+    touch_task(ctx, w.task);
     ctx.state.sched.borrow_mut(ctx.mc).ready.push_back(w.task);
     true
 }
