@@ -88,3 +88,50 @@ fn sigterm_stops_a_server_cleanly() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// `understudy-replica` as a user can get it wrong: bad flag values are
+/// refused by name with what was expected, and a damaged data directory
+/// with the file and the reason, never a panic.
+#[test]
+fn the_replica_refuses_bad_flags_and_a_damaged_directory() {
+    let dir = std::env::temp_dir().join(format!("understudy-cli-replica-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let replica = |extra: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_understudy-replica"))
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--insecure-loopback",
+                "--data-dir",
+            ])
+            .arg(&dir)
+            .args(extra)
+            .env_remove("RUST_BACKTRACE")
+            .env_remove("RUST_LIB_BACKTRACE")
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    for (flags, expected) in [
+        (
+            &["--ack", "bogus"][..],
+            "[possible values: received, fsynced]",
+        ),
+        (&["--failure-timeout", "abc"][..], "'abc' is not a duration"),
+        (&["--serve-on", "x"][..], "'x' is not OLD_ADDR=NEW_ADDR"),
+    ] {
+        let (code, err) = replica(flags);
+        assert_eq!(code, Some(2), "{flags:?}: {err}");
+        assert!(err.contains(expected), "{flags:?}: {err}");
+    }
+    std::fs::write(dir.join("MANIFEST"), "garbage\n").unwrap();
+    let (code, err) = replica(&["--ack", "fsynced"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("MANIFEST: bad manifest"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
