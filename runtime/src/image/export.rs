@@ -6,7 +6,9 @@
 //! at or above its high-water mark): clean old objects are never entered,
 //! and objects born and dead within the epoch are never seen.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
+
+use hashbrown::HashSet;
 
 use gc_arena::Gc;
 
@@ -222,7 +224,7 @@ impl<'gc> Walk<'gc> {
                 },
                 UpvalueState::Closed(v) => UpvalueRecord::Closed(self.val(*v)),
             }),
-            Pending::Table(t) => Object::Table(self.table_record(t)),
+            Pending::Table(t) => Object::Table(Box::new(self.table_record(t))),
             Pending::Thread(t) => {
                 let th = t.0.borrow();
                 let frames = th
@@ -248,7 +250,7 @@ impl<'gc> Walk<'gc> {
                         },
                     })
                     .collect();
-                Object::Thread(ThreadRecord {
+                Object::Thread(Box::new(ThreadRecord {
                     status: th.status,
                     stack: self.vals(&th.stack),
                     frames,
@@ -260,7 +262,7 @@ impl<'gc> Walk<'gc> {
                     tbc: th.tbc.iter().map(|s| *s as u32).collect(),
                     top: th.top as u32,
                     error: th.error.map(|e| self.val(e)),
-                })
+                }))
             }
             Pending::UserData(u) => Object::UserData {
                 meta: self.reach(Pending::Table(u.meta)),
@@ -281,7 +283,7 @@ impl<'gc> Walk<'gc> {
             },
             Pending::Channel(c) => {
                 let c = c.borrow();
-                Object::Channel(ChannelRecord {
+                Object::Channel(Box::new(ChannelRecord {
                     cap: c.cap as u64,
                     buf: c.buf.iter().map(|v| self.val(*v)).collect(),
                     closed: c.closed,
@@ -291,11 +293,11 @@ impl<'gc> Walk<'gc> {
                         .iter()
                         .map(|(w, v)| (self.waiter(w), self.val(*v)))
                         .collect(),
-                })
+                }))
             }
             Pending::Task(t) => {
                 let t = t.borrow();
-                Object::Task(TaskRecord {
+                Object::Task(Box::new(TaskRecord {
                     task_id: t.id,
                     chain: t
                         .chain
@@ -312,7 +314,7 @@ impl<'gc> Walk<'gc> {
                         .iter()
                         .map(|(j, seq)| (self.task(*j), *seq))
                         .collect(),
-                })
+                }))
             }
         }
     }
@@ -394,9 +396,9 @@ pub fn delta<'gc>(ctx: Ctx<'gc>) -> Image {
                 let id = t.id();
                 if walk.seen.insert(id) {
                     let record = if t.data().whole {
-                        Object::Table(walk.table_record(t))
+                        Object::Table(Box::new(walk.table_record(t)))
                     } else {
-                        Object::TablePatch(walk.table_patch(t))
+                        Object::TablePatch(Box::new(walk.table_patch(t)))
                     };
                     walk.objects.insert(id, record);
                 }

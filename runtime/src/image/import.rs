@@ -9,11 +9,12 @@
 //! object is filled in.
 
 use std::cell::Cell;
-use std::collections::HashMap;
+use std::collections::HashMap as StdHashMap;
 use std::rc::Rc;
 use std::sync::{Mutex, OnceLock};
 
 use gc_arena::{lock::RefLock, Gc, Mutation};
+use hashbrown::HashMap;
 
 use super::*;
 use crate::compiler::proto::{Constant, FunctionProto};
@@ -33,7 +34,7 @@ pub type NativeResolver<'a> = &'a dyn Fn(&str) -> Option<(&'static str, NativeFn
 /// A static copy of a frame name. Frame names are few (natives' names and
 /// a handful of internal ones), so each is leaked once per process.
 fn static_name(name: &str) -> &'static str {
-    static NAMES: OnceLock<Mutex<HashMap<String, &'static str>>> = OnceLock::new();
+    static NAMES: OnceLock<Mutex<StdHashMap<String, &'static str>>> = OnceLock::new();
     let mut names = NAMES
         .get_or_init(Default::default)
         .lock()
@@ -286,9 +287,8 @@ impl<'gc, 'a> Build<'gc, 'a> {
             }
         }
         // Immutable objects pointing at the shells.
-        let ids: Vec<u64> = image.objects.keys().copied().collect();
-        for &id in &ids {
-            match &image.objects[&id] {
+        for (&id, obj) in &image.objects {
+            match obj {
                 Object::Proto(_) => {
                     self.proto(id);
                 }
@@ -307,8 +307,8 @@ impl<'gc, 'a> Build<'gc, 'a> {
                 _ => {}
             }
         }
-        for &id in &ids {
-            match &image.objects[&id] {
+        for (&id, obj) in &image.objects {
+            match obj {
                 Object::Native { .. } => {
                     self.native(id);
                 }
@@ -467,7 +467,13 @@ pub fn restore_state<'gc>(
         meter: state.meter.clone(),
         interner,
         next_id: Cell::new(image.root.next_id),
-        strings: HashMap::new(),
+        strings: HashMap::with_capacity(
+            image
+                .objects
+                .values()
+                .filter(|o| matches!(o, Object::Str(_)))
+                .count(),
+        ),
         tables: HashMap::new(),
         threads: HashMap::new(),
         upvalues: HashMap::new(),

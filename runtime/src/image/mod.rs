@@ -207,16 +207,18 @@ pub enum Object {
         upvalues: Vec<Val>,
     },
     Upvalue(UpvalueRecord),
-    Table(TableRecord),
+    // The larger records are boxed: an image of a million keys is mostly
+    // strings, and every record is as large as the largest variant.
+    Table(Box<TableRecord>),
     /// Only in deltas: the changed slots of a table sent before.
-    TablePatch(TablePatch),
-    Thread(ThreadRecord),
+    TablePatch(Box<TablePatch>),
+    Thread(Box<ThreadRecord>),
     UserData {
         meta: u64,
         kind: UserKindRecord,
     },
-    Channel(ChannelRecord),
-    Task(TaskRecord),
+    Channel(Box<ChannelRecord>),
+    Task(Box<TaskRecord>),
 }
 
 impl Object {
@@ -479,8 +481,8 @@ impl Image {
     }
 
     /// The ids reachable from the roots.
-    fn live_ids(&self) -> std::collections::HashSet<u64> {
-        let mut live = std::collections::HashSet::new();
+    fn live_ids(&self) -> hashbrown::HashSet<u64> {
+        let mut live = hashbrown::HashSet::with_capacity(self.objects.len());
         let mut stack = root_refs(&self.root);
         while let Some(id) = stack.pop() {
             if !live.insert(id) {
