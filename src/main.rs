@@ -224,8 +224,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             checkpoint_every,
             dir,
         } => {
+            let started = std::time::Instant::now();
             let loaded = store::load(&dir)
                 .with_context(|| format!("reading checkpoints in {}", dir.display()))?;
+            tracing::info!(
+                "loaded epoch {} ({} frames, {} records) in {:.1} ms",
+                loaded.epoch,
+                loaded.frames.len(),
+                loaded.image.objects.len(),
+                started.elapsed().as_secs_f64() * 1e3
+            );
             if let Some(why) = &loaded.stopped_at {
                 eprintln!(
                     "understudy: resuming at epoch {} (a later frame was unusable: {why})",
@@ -236,6 +244,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             rt.restore(&loaded.image).with_context(|| {
                 format!("restoring epoch {} of {}", loaded.epoch, dir.display())
             })?;
+            tracing::info!(
+                "runtime built from the image at {:.1} ms",
+                started.elapsed().as_secs_f64() * 1e3
+            );
             let checkpointing = Checkpointing {
                 checkpoint_dir: Some(dir),
                 checkpoint_every,

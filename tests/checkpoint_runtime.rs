@@ -48,6 +48,60 @@ fn lua_asks_for_checkpoints_and_each_reports_its_cost() {
     restored.exec(b"assert(x == 2, x)", "=check", &[]).unwrap();
 }
 
+/// A restored runtime whose sink holds the image it came from continues
+/// with a delta against it; one that has taken an image since, or a new
+/// runtime, starts with a full image.
+#[test]
+fn a_restored_runtime_continues_its_chain_with_a_delta() {
+    let mut rt = Runtime::new(Config::default());
+    rt.exec(
+        b"t = {} for i = 1, 1000 do t[i] = 'v' .. i end",
+        "=setup",
+        &[],
+    )
+    .unwrap();
+    let image = rt.checkpoint();
+
+    let mut restored = Runtime::new(Config::default());
+    restored.restore(&image).unwrap();
+    assert_eq!(restored.restored_epoch(), Some(image.epoch));
+    let taken: Taken = Rc::default();
+    let sink = taken.clone();
+    assert!(
+        restored.continue_checkpointing(CheckpointPolicy::default(), move |image, info| {
+            sink.borrow_mut().push((image, *info))
+        })
+    );
+    restored
+        .exec(b"t[7] = 'seven' checkpoint.now()", "=change", &[])
+        .unwrap();
+    let (delta, info) = taken.borrow()[0].clone();
+    assert!(!delta.full && !info.full);
+    assert_eq!(delta.parent, image.epoch);
+    // The new chunk and its change, not the thousand strings of `t`.
+    assert!(delta.objects.len() < 100, "{} records", delta.objects.len());
+    // The chunk went on after its request: one more image, then the
+    // chain from the restored image equals the heap.
+    restored.checkpoint_now().unwrap();
+    let mut held = image.clone();
+    held.apply(delta).unwrap();
+    held.apply(taken.borrow()[1].0.clone()).unwrap();
+    assert!(held.same_heap(&restored.snapshot()));
+    assert_eq!(restored.restored_epoch(), None, "an image was taken since");
+
+    // Nothing restored: the first image is full.
+    let mut fresh = Runtime::new(Config::default());
+    let taken: Taken = Rc::default();
+    let sink = taken.clone();
+    assert!(
+        !fresh.continue_checkpointing(CheckpointPolicy::default(), move |image, info| {
+            sink.borrow_mut().push((image, *info))
+        })
+    );
+    fresh.exec(b"checkpoint.now()", "=first", &[]).unwrap();
+    assert!(taken.borrow()[0].0.full);
+}
+
 #[test]
 fn instruction_and_time_policies_fire() {
     let mut rt = Runtime::new(Config {

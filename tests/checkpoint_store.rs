@@ -293,4 +293,11 @@ fn resume_continues(dir: &Path, epoch: u64) {
         "resume went on checkpointing ({epoch} then {})",
         after.epoch
     );
+    // It continued the chain with deltas: the base is still the one it
+    // resumed from (or older), not a full image of the resumed heap.
+    assert!(
+        after.frames[0].header.epoch <= epoch,
+        "resume wrote a full image at epoch {} (resumed at {epoch})",
+        after.frames[0].header.epoch
+    );
 }

@@ -11,6 +11,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
+use understudy_runtime::image::Image;
 use understudy_runtime::runtime::{CheckpointInfo, CheckpointPolicy};
 use understudy_runtime::Runtime;
 
@@ -58,7 +59,9 @@ pub struct Protection {
 }
 
 impl Protection {
-    /// Makes `rt` checkpoint by `options`, starting with a full image now.
+    /// Makes `rt` checkpoint by `options`, starting with an image now: a
+    /// full one, or a delta when `rt` was restored from the newest epoch
+    /// of the checkpoint directory and there is no replica.
     pub fn start(rt: &mut Runtime, options: ProtectOptions) -> Result<Protection, ProtectError> {
         let store = match &options.checkpoint_dir {
             Some(dir) => Some(Store::open(dir, options.runtime_id)?),
@@ -78,50 +81,60 @@ impl Protection {
         let sink_errors = errors.clone();
         let sink_sender = sender.clone();
         let mut store = store;
-        rt.set_checkpointing(
-            CheckpointPolicy {
-                every: Some(options.every),
-                every_instructions: None,
-            },
-            move |image, info: &CheckpointInfo| {
-                // The replica gets the image first (the local fsync must
-                // not delay it); it takes the image itself unless the
-                // store needs it after.
-                let image = match &sink_sender {
-                    Some(sender) => {
-                        sender
-                            .progress
-                            .last_pause_us
-                            .store(info.pause.as_micros() as u64, Ordering::SeqCst);
-                        if store.is_some() {
-                            sender.submit(image.clone());
-                            image
-                        } else {
-                            sender.submit(image);
-                            return;
-                        }
+        // A program resumed from this directory continues its chain with
+        // a delta (a replica still starts from a full image).
+        let continues = sender.is_none()
+            && store.as_ref().is_some_and(|s| {
+                rt.restored_epoch()
+                    .is_some_and(|epoch| s.continues(options.runtime_id, epoch))
+            });
+        let policy = CheckpointPolicy {
+            every: Some(options.every),
+            every_instructions: None,
+        };
+        let sink = move |image: Image, info: &CheckpointInfo| {
+            // The replica gets the image first (the local fsync must
+            // not delay it); it takes the image itself unless the
+            // store needs it after.
+            let image = match &sink_sender {
+                Some(sender) => {
+                    sender
+                        .progress
+                        .last_pause_us
+                        .store(info.pause.as_micros() as u64, Ordering::SeqCst);
+                    if store.is_some() {
+                        sender.submit(image.clone());
+                        image
+                    } else {
+                        sender.submit(image);
+                        return;
                     }
-                    None => image,
-                };
-                let Some(store) = store.as_mut() else { return };
-                let written = store.write(&image).and_then(|w| {
-                    store.record_stats(&format!(
-                        "epoch {} {} pause_us {} records {} bytes {}",
-                        w.epoch,
-                        if info.full { "full" } else { "delta" },
-                        info.pause.as_micros(),
-                        info.records,
-                        w.bytes
-                    ))
-                });
-                if let Err(e) = written {
-                    // The store's chain is broken: it continues from the
-                    // next full image.
-                    full_wanted.request();
-                    sink_errors.borrow_mut().push(e.to_string());
                 }
-            },
-        );
+                None => image,
+            };
+            let Some(store) = store.as_mut() else { return };
+            let written = store.write(&image).and_then(|w| {
+                store.record_stats(&format!(
+                    "epoch {} {} pause_us {} records {} bytes {}",
+                    w.epoch,
+                    if info.full { "full" } else { "delta" },
+                    info.pause.as_micros(),
+                    info.records,
+                    w.bytes
+                ))
+            });
+            if let Err(e) = written {
+                // The store's chain is broken: it continues from the
+                // next full image.
+                full_wanted.request();
+                sink_errors.borrow_mut().push(e.to_string());
+            }
+        };
+        if continues {
+            rt.continue_checkpointing(policy, sink);
+        } else {
+            rt.set_checkpointing(policy, sink);
+        }
         if let (Some(s), Consistency::OutputCommit) = (&sender, options.consistency) {
             rt.set_output_commit(s.progress.acked.clone(), s.progress.ack_signal.clone());
         }

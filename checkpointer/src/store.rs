@@ -173,6 +173,8 @@ pub struct Store {
     term: u64,
     /// The epoch of the last frame written (0: none yet).
     epoch: u64,
+    /// The runtime whose chain of frames the store holds (None: empty).
+    chain_runtime_id: Option<u64>,
     log: Option<(String, Arc<File>)>,
     /// Fsyncs the deltas of [`Store::write_frame_batched`] in batches, on a
     /// thread of its own (started by the first such write).
@@ -215,6 +217,7 @@ impl Store {
             runtime_id,
             term: 1,
             epoch: 0,
+            chain_runtime_id: None,
             log: None,
             syncer: None,
             compression: Compression::Lz4,
@@ -229,6 +232,7 @@ impl Store {
             let scanned = scan(dir)?;
             let last = scanned.frames.last().expect("a base");
             store.epoch = last.header.epoch;
+            store.chain_runtime_id = Some(scanned.frames[0].header.runtime_id);
             store.term = last.header.term.max(1);
             store.base_bytes = scanned.frames[0].bytes;
             store.log_bytes = scanned.frames[1..].iter().map(|f| f.bytes).sum();
@@ -257,6 +261,19 @@ impl Store {
     /// The epoch of the newest frame written.
     pub fn epoch(&self) -> u64 {
         self.epoch
+    }
+
+    /// Whether the newest frame held is runtime `runtime_id`'s image of
+    /// `epoch`, so that its next delta can follow (a resumed or promoted
+    /// program that continues the chain instead of writing a full image).
+    pub fn continues(&self, runtime_id: u64, epoch: u64) -> bool {
+        epoch > 0 && self.epoch == epoch && self.chain_runtime_id == Some(runtime_id)
+    }
+
+    /// Frames written from now on carry `term` (a promoted standby's), or
+    /// the store's own if that is higher.
+    pub fn raise_term(&mut self, term: u64) {
+        self.term = self.term.max(term);
     }
 
     /// Writes `image`: a full one becomes the new base (and starts a new
@@ -311,7 +328,7 @@ impl Store {
         let follows = if full {
             header.epoch > self.epoch || header.runtime_id != self.runtime_id
         } else {
-            header.parent_epoch == self.epoch && self.epoch > 0
+            self.continues(header.runtime_id, header.parent_epoch)
         };
         if !follows {
             return Err(StoreError::Gap {
@@ -324,6 +341,7 @@ impl Store {
         let epoch = header.epoch;
         if full {
             self.runtime_id = header.runtime_id;
+            self.chain_runtime_id = Some(header.runtime_id);
             self.write_base(epoch, frame)?;
         } else {
             if self.log.is_none() {
@@ -715,6 +733,7 @@ pub fn load(dir: &Path) -> Result<Loaded, StoreError> {
     // to a temporary file and renamed over), so the mapping stays valid and
     // unchanged while it is read.
     let bytes = unsafe { memmap2::Mmap::map(&file) }.map_err(io(&base_path))?;
+    let started = std::time::Instant::now();
     let (header, mut image) = frame::decode(&bytes).map_err(|source| StoreError::Frame {
         path: base_path.clone(),
         offset: 0,
@@ -739,6 +758,7 @@ pub fn load(dir: &Path) -> Result<Loaded, StoreError> {
     let mut epoch = header.epoch;
     let mut term = header.term;
     let log_path = dir.join(&manifest.log);
+    tracing::debug!("base decoded in {:?}", started.elapsed());
     let (deltas, mut stopped_at) = if log_path.exists() {
         read_frames(&log_path)?
     } else {
@@ -761,8 +781,10 @@ pub fn load(dir: &Path) -> Result<Loaded, StoreError> {
         term = info.header.term;
         frames.push(info);
     }
+    tracing::debug!("log read and applied at {:?}", started.elapsed());
     // Once, not per delta: loading costs O(base + log).
     image.prune();
+    tracing::debug!("pruned at {:?}", started.elapsed());
     Ok(Loaded {
         image,
         epoch,

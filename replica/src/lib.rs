@@ -167,6 +167,11 @@ pub struct Takeover {
     pub image: Image,
     pub term: u64,
     pub epoch: u64,
+    /// The primary's runtime, whose chain of images the store holds.
+    pub runtime_id: u64,
+    /// Whether `--serve-on` changed listener addresses in the image, so
+    /// that the program no longer equals the stored epoch.
+    pub rewritten: bool,
     endpoint: quinn::Endpoint,
 }
 
@@ -312,13 +317,16 @@ pub async fn stand_by(
     }
     metrics.term.store(term, SeqCst);
     metrics.role.store(1, SeqCst);
+    let runtime_id = machine.runtime_id();
     let mut image = machine.take_image().expect("promotion with an image");
-    serve_on_addresses(&mut image, serve_on);
+    let rewritten = serve_on_addresses(&mut image, serve_on) > 0;
     tracing::warn!("the primary went silent; promoting: term {term}, resuming epoch {epoch}");
     Ok(Takeover {
         image,
         term,
         epoch,
+        runtime_id,
+        rewritten,
         endpoint,
     })
 }
@@ -475,9 +483,13 @@ pub fn insecure_endpoint(listen: SocketAddr) -> Result<quinn::Endpoint, StandbyE
 
 /// Moves listeners recorded at an address of `mapping` (old, new) to the
 /// new address: they re-open there when the program resumes.
-pub fn serve_on_addresses(image: &mut Image, mapping: &[(String, String)]) {
+pub fn serve_on_addresses(image: &mut Image, mapping: &[(String, String)]) -> usize {
     use understudy_runtime::image::{Object, UserKindRecord};
     use understudy_runtime::sched::ResourceKind;
+    if mapping.is_empty() {
+        return 0;
+    }
+    let mut changed = 0;
     for obj in image.objects.values_mut() {
         if let Object::UserData {
             kind:
@@ -492,7 +504,9 @@ pub fn serve_on_addresses(image: &mut Image, mapping: &[(String, String)]) {
             if let Some((_, new)) = mapping.iter().find(|(old, _)| old == addr) {
                 tracing::info!("listener {addr} will serve on {new}");
                 *addr = new.clone();
+                changed += 1;
             }
         }
     }
+    changed
 }

@@ -117,6 +117,9 @@ struct Checkpointing {
     last_at: u64,
     instructions: u64,
     taken: u64,
+    /// The sink holds the image of the epoch before the first one it is
+    /// given, so that first one may be a delta.
+    continues: bool,
 }
 
 /// A task that ended with an error nobody joined.
@@ -179,6 +182,8 @@ pub struct Runtime {
     io: Option<tokio::runtime::Runtime>,
     output_commit: Option<OutputCommit>,
     full_wanted: Arc<FullImageRequest>,
+    /// The epoch of the image this runtime was last restored from.
+    restored_from: Option<u64>,
 }
 
 /// A checkpoint consumer's request for a full image, made when its chain
@@ -244,6 +249,7 @@ impl Runtime {
             io: None,
             output_commit: None,
             full_wanted: Arc::default(),
+            restored_from: None,
             on_task_error: Box::new(|f: TaskFailure| {
                 if f.traceback.is_empty() {
                     eprintln!("understudy: task {} failed: {}", f.task, f.message);
@@ -612,13 +618,48 @@ impl Runtime {
         policy: CheckpointPolicy,
         sink: impl FnMut(crate::image::Image, &CheckpointInfo) + 'static,
     ) {
+        self.start_checkpointing(policy, Box::new(sink), false);
+    }
+
+    /// [`Runtime::set_checkpointing`] for a sink that already holds the
+    /// image this runtime was restored from (the directory `resume` loaded,
+    /// the standby's store after a promotion): the first image is a delta
+    /// against it, so a large heap is not captured and written whole
+    /// again. Returns whether it will be; when the runtime was not
+    /// restored, or has taken an image since, the first one is full as
+    /// with `set_checkpointing`.
+    pub fn continue_checkpointing(
+        &mut self,
+        policy: CheckpointPolicy,
+        sink: impl FnMut(crate::image::Image, &CheckpointInfo) + 'static,
+    ) -> bool {
+        let continues = self.restored_epoch().is_some();
+        self.start_checkpointing(policy, Box::new(sink), continues);
+        continues
+    }
+
+    /// The epoch of the image this runtime was restored from, while it is
+    /// still the last image of this runtime (none taken since): the next
+    /// delta would apply to it.
+    pub fn restored_epoch(&self) -> Option<u64> {
+        let next = self.arena.mutate(|_, state| state.epoch.get());
+        self.restored_from.filter(|e| e + 1 == next)
+    }
+
+    fn start_checkpointing(
+        &mut self,
+        policy: CheckpointPolicy,
+        sink: CheckpointSink,
+        continues: bool,
+    ) {
         let now = self.arena.mutate(|_, state| state.sched.borrow().now);
         self.checkpointing = Some(Checkpointing {
             policy,
-            sink: Box::new(sink),
+            sink,
             last_at: now,
             instructions: 0,
             taken: 0,
+            continues,
         });
     }
 
@@ -694,7 +735,7 @@ impl Runtime {
     pub fn checkpoint_now(&mut self) -> Option<CheckpointInfo> {
         let mut c = self.checkpointing.take()?;
         let start = Instant::now();
-        let image = if c.taken == 0 || self.full_wanted.take() {
+        let image = if (c.taken == 0 && !c.continues) || self.full_wanted.take() {
             self.checkpoint()
         } else {
             self.checkpoint_delta()
@@ -859,6 +900,7 @@ impl Runtime {
             state.image_hwm.set(image.root.next_id);
             state.epoch.set(image.epoch + 1);
         });
+        self.restored_from = Some(image.epoch);
         Ok(())
     }
 

@@ -171,19 +171,31 @@ async fn standby(cli: Cli) -> anyhow::Result<()> {
         .restore_into(&mut rt)
         .with_context(|| format!("restoring epoch {}", takeover.epoch))?;
     let built = started.elapsed();
-    // The promoted program is a new runtime: its own id for its images.
-    let mut store = Store::open(&cli.data_dir, understudy_checkpointer::new_runtime_id())?;
-    rt.set_checkpointing(
-        CheckpointPolicy {
-            every: Some(Duration::from_millis(100)),
-            every_instructions: None,
-        },
-        move |image, _| {
-            if let Err(e) = store.write(&image) {
-                tracing::warn!("checkpoint not written: {e}");
-            }
-        },
-    );
+    // The promoted program continues the primary's chain in the store
+    // with deltas under its own term: a full image of a large heap would
+    // hold up the first requests for seconds. If the image was changed
+    // before the restore (`--serve-on`), it is a new runtime with its own
+    // id and starts from a full image.
+    let mut store = Store::open(&cli.data_dir, takeover.runtime_id)?;
+    store.raise_term(takeover.term);
+    let continues = !takeover.rewritten && store.continues(takeover.runtime_id, takeover.epoch);
+    if !continues {
+        store.set_runtime_id(understudy_checkpointer::new_runtime_id());
+    }
+    let policy = CheckpointPolicy {
+        every: Some(Duration::from_millis(100)),
+        every_instructions: None,
+    };
+    let sink = move |image: understudy::runtime::image::Image, _: &_| {
+        if let Err(e) = store.write(&image) {
+            tracing::warn!("checkpoint not written: {e}");
+        }
+    };
+    if continues {
+        rt.continue_checkpointing(policy, sink);
+    } else {
+        rt.set_checkpointing(policy, sink);
+    }
     eprintln!(
         "replica promoted (term {}, epoch {}); runtime built from the image in {:.2} ms",
         takeover.term,
