@@ -384,3 +384,93 @@ fn a_delta_after_every_turn_tracks_every_change() {
     }
     assert!(checked > 50, "only {checked} turns checked");
 }
+
+/// A hot standby: a runtime that follows a primary's images (a full one,
+/// then a delta at seeded random turns, through the frame format) holds
+/// the primary's heap after every one, and, taking over at a random
+/// point, finishes the program with the output of an uninterrupted run.
+#[test]
+fn a_followed_heap_equals_the_primary_and_takes_over_like_a_restore() {
+    let seed = std::env::var("CHECKPOINT_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0xf0110_u64);
+    let mut rng = Rng(seed | 1);
+    let mut failures = Vec::new();
+    let mut followed = 0;
+    let through_frame = |image: &understudy::runtime::image::Image| {
+        let bytes = encode(image, Position::default(), Compression::Lz4);
+        decode(&bytes).expect("a frame we just encoded decodes").1
+    };
+    for program in programs() {
+        let (expected, result, turns) = uninterrupted(&program);
+        let out = Rc::new(RefCell::new(Vec::new()));
+        let mut primary = start(&program, &out);
+        let mut follower = Runtime::new(config());
+        follower.set_output(Box::new(SharedBuffer(out.clone())));
+        follower.on_task_error(|_| {});
+        let step = (turns / 20).max(1);
+        let take_over_after = rng.below(20);
+        let mut finished = false;
+        for i in 0.. {
+            let image = if i == 0 {
+                primary.checkpoint()
+            } else {
+                primary.checkpoint_delta()
+            };
+            let epoch = image.epoch;
+            if let Err(e) = follower.follow(&through_frame(&image)) {
+                failures.push(format!("{}: following epoch {epoch}: {e}", program.name));
+                break;
+            }
+            followed += 1;
+            assert_eq!(follower.following(), Some(epoch));
+            if !follower.snapshot().same_heap(&primary.snapshot()) {
+                failures.push(format!(
+                    "{}: the followed heap differs from the primary's at epoch {epoch}",
+                    program.name
+                ));
+                break;
+            }
+            if i >= take_over_after {
+                break;
+            }
+            match primary.run_turns(1 + rng.below(step)) {
+                Ok(false) => {}
+                // Over (a failed run is not at a safepoint): nothing left
+                // to follow or to take over.
+                Ok(true) | Err(_) => {
+                    finished = true;
+                    break;
+                }
+            }
+        }
+        if failures.iter().any(|f| f.starts_with(&program.name)) {
+            continue;
+        }
+        // The primary dies; the follower continues without a rebuild.
+        drop(primary);
+        follower.take_over();
+        let got_result = match follower.run_turns(u64::MAX) {
+            Ok(true) => "ok".to_owned(),
+            Ok(false) => "stopped".to_owned(),
+            Err(e) => format!("error: {e}"),
+        };
+        let got = out.borrow().clone();
+        if !finished && (got != expected || got_result != result) {
+            failures.push(format!(
+                "{} taken over: {got_result:?} vs {result:?}\n{}\n---\n{}",
+                program.name,
+                tail(&expected),
+                tail(&got)
+            ));
+        }
+    }
+    assert!(followed > 500, "only {followed} images followed");
+    assert!(
+        failures.is_empty(),
+        "{} programs fail:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}

@@ -225,3 +225,51 @@ fn timers_continue_and_connections_are_lost_after_a_restore() {
          timer fired after\ttrue\n"
     );
 }
+
+/// A follower refuses a delta that does not continue its epoch or that
+/// refers to objects it does not hold, and keeps the heap it had: the
+/// next good delta still applies, and the program takes over from it.
+#[test]
+fn a_follower_refuses_bad_deltas_and_keeps_its_heap() {
+    use understudy::runtime::image::{ImageError, Object, TablePatch, Val};
+    let mut primary = Runtime::new(Config::default());
+    primary.exec(b"t = {} n = 0", "=main", &[]).unwrap();
+    let full = primary.checkpoint();
+    primary.exec(b"t.k = 'v' n = n + 1", "=step", &[]).unwrap();
+    let delta = primary.checkpoint_delta();
+    let mut follower = Runtime::new(Config::default());
+    follower.follow(&full).unwrap();
+    // Not the next epoch.
+    let mut gap = delta.clone();
+    gap.parent += 1;
+    assert!(matches!(follower.follow(&gap), Err(ImageError::Gap { .. })));
+    // A patch of a table nobody holds, and a reference to nothing.
+    let mut dangling = delta.clone();
+    let missing = dangling.root.next_id - 1 + 1000;
+    dangling.root.next_id += 2000;
+    dangling.objects.insert(
+        missing,
+        Object::TablePatch(Box::new(TablePatch {
+            meta: None,
+            array_len: 0,
+            entries_len: 1,
+            array: vec![],
+            entries: vec![(0, Val::Int(1), Val::Int(2))],
+        })),
+    );
+    assert!(follower.follow(&dangling).is_err());
+    let mut dangling = delta.clone();
+    dangling.root.globals = dangling.root.next_id + 7;
+    assert!(follower.follow(&dangling).is_err());
+    assert_eq!(follower.following(), Some(full.epoch));
+    assert!(follower.snapshot().same_heap(&full));
+    // The good delta still applies; the program continues from it.
+    follower.follow(&delta).unwrap();
+    assert_eq!(follower.following(), Some(delta.epoch));
+    follower.take_over();
+    let out = Rc::new(RefCell::new(Vec::new()));
+    follower.set_output(Box::new(SharedBuffer(out.clone())));
+    follower.exec(b"print(t.k, n)", "=after", &[]).unwrap();
+    follower.flush();
+    assert_eq!(String::from_utf8_lossy(&out.borrow()), "v\t1\n");
+}

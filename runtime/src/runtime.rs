@@ -184,6 +184,10 @@ pub struct Runtime {
     full_wanted: Arc<FullImageRequest>,
     /// The epoch of the image this runtime was last restored from.
     restored_from: Option<u64>,
+    /// The epoch of the last image followed ([`Runtime::follow`]).
+    following: Option<u64>,
+    /// Objects the followed heap's index held after its last pruning.
+    followed_len: usize,
 }
 
 /// A checkpoint consumer's request for a full image, made when its chain
@@ -250,6 +254,8 @@ impl Runtime {
             output_commit: None,
             full_wanted: Arc::default(),
             restored_from: None,
+            following: None,
+            followed_len: 0,
             on_task_error: Box::new(|f: TaskFailure| {
                 if f.traceback.is_empty() {
                     eprintln!("understudy: task {} failed: {}", f.task, f.message);
@@ -840,6 +846,22 @@ impl Runtime {
     /// Connections and listeners in the image are gone: operations on them
     /// answer `nil, "connection lost in failover"`.
     pub fn restore(&mut self, image: &crate::image::Image) -> Result<(), crate::image::ImageError> {
+        if !image.full {
+            return Err(crate::image::ImageError::NotFull);
+        }
+        self.follow(image)?;
+        self.take_over();
+        Ok(())
+    }
+
+    /// Follows a primary without running anything (a hot standby): a full
+    /// image replaces the heap, as [`Runtime::restore`] does, and each
+    /// delta that continues the epoch followed is applied to the heap in
+    /// place, in O(delta). Every image is checked before anything changes:
+    /// one refused leaves the heap at the epoch it held. Then
+    /// [`Runtime::take_over`] makes the program runnable where the last
+    /// image was taken, without rebuilding it.
+    pub fn follow(&mut self, image: &crate::image::Image) -> Result<(), crate::image::ImageError> {
         let (functions, async_functions) = self.arena.mutate(|_, state| {
             let host = state.host.borrow();
             (host.functions.clone(), host.async_functions.clone())
@@ -856,6 +878,20 @@ impl Runtime {
             }
             None
         };
+        if !image.full {
+            if self.following != Some(image.parent) {
+                return Err(crate::image::ImageError::Gap {
+                    expected: self.following.unwrap_or(0),
+                    found: image.parent,
+                });
+            }
+            self.arena
+                .mutate(|mc, state| crate::image::follow_delta(mc, state, image, &resolve))?;
+            self.following = Some(image.epoch);
+            self.prune_followed();
+            self.arena.collect_debt();
+            return Ok(());
+        }
         crate::image::validate(image, &|name| resolve(name).is_some())?;
         self.flush();
         let meter = MemoryMeter::new(self.config.memory_limit);
@@ -871,7 +907,7 @@ impl Runtime {
         });
         drop(old);
         let allow_files = self.config.allow_files;
-        self.arena.mutate(|mc, state| {
+        self.arena.mutate(|_, state| {
             *state.stdout.borrow_mut() = stdout;
             let mut h = state.host.borrow_mut();
             h.functions = host.functions;
@@ -880,28 +916,96 @@ impl Runtime {
             h.completions = host.completions;
             drop(h);
             state.allow_files.set(allow_files);
+        });
+        self.following = Some(image.epoch);
+        self.followed_len = self.arena.mutate(|_, state| state.index.borrow().len());
+        Ok(())
+    }
+
+    /// The epoch of the last image [`Runtime::follow`] applied, until
+    /// [`Runtime::take_over`].
+    pub fn following(&self) -> Option<u64> {
+        self.following
+    }
+
+    /// The index of a followed heap keeps every object it ever held: once
+    /// it has doubled, it is cut to what is reachable. O(heap) then, O(1)
+    /// amortised per object added.
+    fn prune_followed(&mut self) {
+        const MIN_PRUNED: usize = 1 << 16;
+        let len = self.arena.mutate(|_, state| state.index.borrow().len());
+        if len < 2 * self.followed_len.max(MIN_PRUNED) {
+            return;
+        }
+        self.followed_len = self.arena.mutate(|mc, state| {
+            let live = crate::image::snapshot(Ctx { mc, state }).objects;
+            let mut index = state.index.borrow_mut(mc);
+            index.retain(|id, _| live.contains_key(id));
+            index.len()
+        });
+    }
+
+    /// Listeners recorded at an address of `mapping` (old, new) re-open
+    /// at the new one when the followed program takes over; how many
+    /// moved. Only while following.
+    pub fn move_listeners(&mut self, mapping: &[(String, String)]) -> usize {
+        if mapping.is_empty() {
+            return 0;
+        }
+        self.arena.mutate(|mc, state| {
+            let mut moved = 0;
+            for r in state.index.borrow().values() {
+                let crate::image::HeapRef::UserData(u) = r else {
+                    continue;
+                };
+                let crate::sched::UserKind::Resource(res) = &u.kind else {
+                    continue;
+                };
+                let mut res = res.borrow_mut(mc);
+                if res.kind != crate::sched::ResourceKind::Listener {
+                    continue;
+                }
+                if let Some((_, new)) = mapping.iter().find(|(old, _)| *old == res.addr) {
+                    res.addr = new.clone();
+                    moved += 1;
+                }
+            }
+            moved
+        })
+    }
+
+    /// Ends following: the program becomes runnable where the last image
+    /// followed was taken (what [`Runtime::restore`] does after building
+    /// the heap). The next image this runtime takes continues that epoch.
+    /// Does nothing when not following.
+    pub fn take_over(&mut self) {
+        let Some(epoch) = self.following.take() else {
+            return;
+        };
+        self.arena.mutate(|mc, state| {
+            // The index held what deltas refer to; from here on the
+            // collector alone decides what lives.
+            *state.index.borrow_mut(mc) = Default::default();
             crate::stdlib::io::after_restore(Ctx { mc, state });
         });
         // Operations spawned for the old heap must not reach the new one.
         let (tx, rx) = unbounded_channel();
         self.completions = rx;
-        self.arena.mutate(|mc, state| {
+        let now = self.arena.mutate(|mc, state| {
             let mut host = state.host.borrow_mut();
             host.completions = Some(tx);
             host.pending = 0;
             drop(host);
             sched::wake_lost_waits(Ctx { mc, state });
+            // Changes from here on are relative to the image followed, and
+            // the epochs continue its own.
+            state.image_hwm.set(state.next_id.get());
+            state.epoch.set(epoch + 1);
+            state.sched.borrow().now
         });
-        self.clock_base = image.root.sched.now;
+        self.clock_base = now;
         self.clock_origin = Instant::now();
-        // Changes from here on are relative to the image restored, and
-        // the epochs continue its own.
-        self.arena.mutate(|_, state| {
-            state.image_hwm.set(image.root.next_id);
-            state.epoch.set(image.epoch + 1);
-        });
-        self.restored_from = Some(image.epoch);
-        Ok(())
+        self.restored_from = Some(epoch);
     }
 
     /// The outcome of the task a `call` waits for, once it is over.
@@ -1006,6 +1110,8 @@ impl Runtime {
     /// exhausted`, with a small grace budget for handlers, after which the
     /// run ends with [`Error::FuelExhausted`] whatever the script does.
     fn turn(&mut self, awaited: Option<u64>) -> Turn {
+        // A followed heap runs only as the program taking over.
+        self.take_over();
         let limits = &mut self.limits;
         if limits.budget.is_some_and(|b| b <= 0) {
             if limits.in_grace {

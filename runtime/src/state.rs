@@ -224,6 +224,9 @@ pub struct State<'gc> {
     /// safepoint.
     #[collect(require_static)]
     pub checkpoint_requested: Cell<bool>,
+    /// Every object by id, while the heap follows a primary's images (a
+    /// hot standby); empty otherwise.
+    pub(crate) index: Gc<'gc, RefLock<crate::image::ObjectIndex<'gc>>>,
 }
 
 /// An object changed since the last image.
@@ -345,6 +348,7 @@ impl<'gc> State<'gc> {
             epoch: Cell::new(1),
             dirty: Gc::new(mc, RefLock::new(Vec::new())),
             checkpoint_requested: Cell::new(false),
+            index: Gc::new(mc, RefLock::new(Default::default())),
         }
     }
 }

@@ -379,15 +379,78 @@ impl<'gc> TableData<'gc> {
     ) {
         self.array = array;
         self.entries = entries;
+        self.restore_index();
+        self.charge
+            .resize(table_bytes(self.array.capacity(), self.entries.capacity()));
+    }
+
+    /// Applies a heap image's patch: the parts take the lengths given and
+    /// the slots listed. O(patch) when entries only change value or are
+    /// appended, which is what a patch holds (a layout change is sent as
+    /// the whole table); a slot that changes key rebuilds the index.
+    pub(crate) fn patch_parts(
+        &mut self,
+        array_len: usize,
+        entries_len: usize,
+        array: impl IntoIterator<Item = (usize, Value<'gc>)>,
+        entries: impl IntoIterator<Item = (usize, Value<'gc>, Value<'gc>)>,
+    ) {
+        self.array.resize(array_len, Value::Nil);
+        for (i, v) in array {
+            self.array[i] = v;
+        }
+        let old_len = self.entries.len();
+        // A shorter hash part only comes with a new layout: rebuilt.
+        let mut reindex = entries_len < old_len;
+        if reindex {
+            self.entries.truncate(entries_len);
+        } else {
+            self.tombstones += entries_len - old_len;
+            self.entries.resize(entries_len, (Value::Nil, Value::Nil));
+        }
+        let mut appended = Vec::new();
+        for (i, k, v) in entries {
+            let slot = &mut self.entries[i];
+            if slot.1.is_nil() {
+                self.tombstones = self.tombstones.saturating_sub(1);
+            }
+            if v.is_nil() {
+                self.tombstones += 1;
+            }
+            if i >= old_len {
+                appended.push(i);
+            } else if !key_eq(slot.0, k) {
+                reindex = true;
+            }
+            *slot = (k, v);
+        }
+        if reindex {
+            self.restore_index();
+        } else {
+            for i in appended {
+                let entries = &self.entries;
+                self.index
+                    .insert_unique(hash_key(entries[i].0), i as u32, |&j| {
+                        hash_key(entries[j as usize].0)
+                    });
+            }
+        }
+        self.charge
+            .resize(table_bytes(self.array.capacity(), self.entries.capacity()));
+    }
+
+    /// Rebuilds the index and the count of removed entries from the entries.
+    fn restore_index(&mut self) {
         self.tombstones = self.entries.iter().filter(|(_, v)| v.is_nil()).count();
         self.index.clear();
         for (i, (k, _)) in self.entries.iter().enumerate() {
+            if k.is_nil() {
+                continue;
+            }
             let entries = &self.entries;
             self.index
                 .insert_unique(hash_key(*k), i as u32, |&j| hash_key(entries[j as usize].0));
         }
-        self.charge
-            .resize(table_bytes(self.array.capacity(), self.entries.capacity()));
     }
 
     /// The border `#t` (any border, as Lua allows; this one matches PUC-Rio

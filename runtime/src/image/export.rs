@@ -10,47 +10,13 @@ use std::collections::BTreeMap;
 
 use hashbrown::HashSet;
 
-use gc_arena::Gc;
-
 use super::*;
 use crate::native::Cont;
-use crate::sched::{Channel, Delivery, Task, UserData, UserKind, Waiter};
+use crate::sched::{Delivery, Task, UserKind, Waiter};
 use crate::state::{Ctx, Dirty};
 use crate::table::Table;
-use crate::thread::{Frame, Thread, UpvalueRef, UpvalueState};
-use crate::value::{Closure, LuaStr, Native, Proto, Value};
-
-/// An object waiting to be recorded.
-#[derive(Clone, Copy)]
-enum Pending<'gc> {
-    Str(LuaStr<'gc>),
-    Proto(Gc<'gc, Proto<'gc>>),
-    Closure(Gc<'gc, Closure<'gc>>),
-    Native(Gc<'gc, Native<'gc>>),
-    Upvalue(UpvalueRef<'gc>),
-    Table(Table<'gc>),
-    Thread(Thread<'gc>),
-    UserData(Gc<'gc, UserData<'gc>>),
-    Channel(Channel<'gc>),
-    Task(Task<'gc>),
-}
-
-impl<'gc> Pending<'gc> {
-    fn id(self) -> u64 {
-        match self {
-            Pending::Str(s) => s.id(),
-            Pending::Proto(p) => p.id,
-            Pending::Closure(c) => c.id,
-            Pending::Native(n) => n.id,
-            Pending::Upvalue(u) => u.borrow().id,
-            Pending::Table(t) => t.id(),
-            Pending::Thread(t) => t.0.borrow().id,
-            Pending::UserData(u) => u.id,
-            Pending::Channel(c) => c.borrow().id,
-            Pending::Task(t) => t.borrow().oid,
-        }
-    }
-}
+use crate::thread::{Frame, UpvalueState};
+use crate::value::Value;
 
 /// The name of a continuation step function, from the natives' registry.
 fn step_name(step: crate::native::NativeFn) -> String {
@@ -65,7 +31,7 @@ struct Walk<'gc> {
     /// Objects with an id below this are old: entered only when dirty.
     hwm: u64,
     seen: HashSet<u64>,
-    queue: Vec<Pending<'gc>>,
+    queue: Vec<HeapRef<'gc>>,
     objects: BTreeMap<u64, Object>,
 }
 
@@ -79,7 +45,7 @@ impl<'gc> Walk<'gc> {
         }
     }
 
-    fn reach(&mut self, p: Pending<'gc>) -> u64 {
+    fn reach(&mut self, p: HeapRef<'gc>) -> u64 {
         let id = p.id();
         if id >= self.hwm && self.seen.insert(id) {
             self.queue.push(p);
@@ -88,7 +54,7 @@ impl<'gc> Walk<'gc> {
     }
 
     /// Records `p` whatever its age (a dirty old object).
-    fn force(&mut self, p: Pending<'gc>) {
+    fn force(&mut self, p: HeapRef<'gc>) {
         if self.seen.insert(p.id()) {
             self.queue.push(p);
         }
@@ -100,12 +66,12 @@ impl<'gc> Walk<'gc> {
             Value::Boolean(b) => Val::Bool(b),
             Value::Integer(i) => Val::Int(i),
             Value::Number(f) => Val::Num(f),
-            Value::String(s) => Val::Ref(self.reach(Pending::Str(s))),
-            Value::Table(t) => Val::Ref(self.reach(Pending::Table(t))),
-            Value::Closure(c) => Val::Ref(self.reach(Pending::Closure(c))),
-            Value::Native(n) => Val::Ref(self.reach(Pending::Native(n))),
-            Value::Thread(t) => Val::Ref(self.reach(Pending::Thread(t))),
-            Value::UserData(u) => Val::Ref(self.reach(Pending::UserData(u))),
+            Value::String(s) => Val::Ref(self.reach(HeapRef::Str(s))),
+            Value::Table(t) => Val::Ref(self.reach(HeapRef::Table(t))),
+            Value::Closure(c) => Val::Ref(self.reach(HeapRef::Closure(c))),
+            Value::Native(n) => Val::Ref(self.reach(HeapRef::Native(n))),
+            Value::Thread(t) => Val::Ref(self.reach(HeapRef::Thread(t))),
+            Value::UserData(u) => Val::Ref(self.reach(HeapRef::UserData(u))),
         }
     }
 
@@ -114,7 +80,7 @@ impl<'gc> Walk<'gc> {
     }
 
     fn task(&mut self, t: Task<'gc>) -> u64 {
-        self.reach(Pending::Task(t))
+        self.reach(HeapRef::Task(t))
     }
 
     fn waiter(&mut self, w: &Waiter<'gc>) -> WaiterRecord {
@@ -144,7 +110,7 @@ impl<'gc> Walk<'gc> {
         let data = t.data();
         let (array, entries) = data.parts();
         TableRecord {
-            meta: data.metatable.map(|m| self.reach(Pending::Table(m))),
+            meta: data.metatable.map(|m| self.reach(HeapRef::Table(m))),
             array: array.iter().map(|v| self.val(*v)).collect(),
             entries: entries
                 .iter()
@@ -161,7 +127,7 @@ impl<'gc> Walk<'gc> {
         slots.sort_unstable();
         slots.dedup();
         let mut patch = TablePatch {
-            meta: data.metatable.map(|m| self.reach(Pending::Table(m))),
+            meta: data.metatable.map(|m| self.reach(HeapRef::Table(m))),
             array_len: array.len() as u32,
             entries_len: entries.len() as u32,
             array: Vec::new(),
@@ -180,10 +146,10 @@ impl<'gc> Walk<'gc> {
         patch
     }
 
-    fn record(&mut self, p: Pending<'gc>) -> Object {
+    fn record(&mut self, p: HeapRef<'gc>) -> Object {
         match p {
-            Pending::Str(s) => Object::Str(s.as_bytes().to_vec()),
-            Pending::Proto(p) => {
+            HeapRef::Str(s) => Object::Str(s.as_bytes().to_vec()),
+            HeapRef::Proto(p) => {
                 let info = &p.info;
                 Object::Proto(Box::new(ProtoRecord {
                     source: info.source.to_string(),
@@ -199,40 +165,40 @@ impl<'gc> Walk<'gc> {
                     protos: p
                         .protos
                         .iter()
-                        .map(|c| self.reach(Pending::Proto(*c)))
+                        .map(|c| self.reach(HeapRef::Proto(*c)))
                         .collect(),
                     upvalues: info.upvalues.clone(),
                     locals: info.locals.clone(),
                 }))
             }
-            Pending::Closure(c) => Object::Closure {
-                proto: self.reach(Pending::Proto(c.proto)),
+            HeapRef::Closure(c) => Object::Closure {
+                proto: self.reach(HeapRef::Proto(c.proto)),
                 upvalues: c
                     .upvalues
                     .iter()
-                    .map(|u| self.reach(Pending::Upvalue(*u)))
+                    .map(|u| self.reach(HeapRef::Upvalue(*u)))
                     .collect(),
             },
-            Pending::Native(n) => Object::Native {
+            HeapRef::Native(n) => Object::Native {
                 name: n.name.to_owned(),
                 upvalues: self.vals(&n.upvalues),
             },
-            Pending::Upvalue(u) => Object::Upvalue(match &u.borrow().state {
+            HeapRef::Upvalue(u) => Object::Upvalue(match &u.borrow().state {
                 UpvalueState::Open { thread, slot } => UpvalueRecord::Open {
-                    thread: self.reach(Pending::Thread(*thread)),
+                    thread: self.reach(HeapRef::Thread(*thread)),
                     slot: *slot as u32,
                 },
                 UpvalueState::Closed(v) => UpvalueRecord::Closed(self.val(*v)),
             }),
-            Pending::Table(t) => Object::Table(Box::new(self.table_record(t))),
-            Pending::Thread(t) => {
+            HeapRef::Table(t) => Object::Table(Box::new(self.table_record(t))),
+            HeapRef::Thread(t) => {
                 let th = t.0.borrow();
                 let frames = th
                     .frames
                     .iter()
                     .map(|f| match f {
                         Frame::Lua(f) => FrameRecord::Lua {
-                            closure: self.reach(Pending::Closure(f.closure)),
+                            closure: self.reach(HeapRef::Closure(f.closure)),
                             base: f.base as u32,
                             pc: f.pc as u32,
                             func: f.func as u32,
@@ -257,19 +223,19 @@ impl<'gc> Walk<'gc> {
                     open_upvalues: th
                         .open_upvalues
                         .iter()
-                        .map(|(slot, u)| (*slot as u32, self.reach(Pending::Upvalue(*u))))
+                        .map(|(slot, u)| (*slot as u32, self.reach(HeapRef::Upvalue(*u))))
                         .collect(),
                     tbc: th.tbc.iter().map(|s| *s as u32).collect(),
                     top: th.top as u32,
                     error: th.error.map(|e| self.val(e)),
                 }))
             }
-            Pending::UserData(u) => Object::UserData {
-                meta: self.reach(Pending::Table(u.meta)),
+            HeapRef::UserData(u) => Object::UserData {
+                meta: self.reach(HeapRef::Table(u.meta)),
                 kind: match &u.kind {
                     UserKind::Task(t) => UserKindRecord::Task(self.task(*t)),
                     UserKind::Channel(c) => {
-                        UserKindRecord::Channel(self.reach(Pending::Channel(*c)))
+                        UserKindRecord::Channel(self.reach(HeapRef::Channel(*c)))
                     }
                     UserKind::Resource(r) => {
                         let r = r.borrow();
@@ -281,7 +247,7 @@ impl<'gc> Walk<'gc> {
                     }
                 },
             },
-            Pending::Channel(c) => {
+            HeapRef::Channel(c) => {
                 let c = c.borrow();
                 Object::Channel(Box::new(ChannelRecord {
                     cap: c.cap as u64,
@@ -295,14 +261,14 @@ impl<'gc> Walk<'gc> {
                         .collect(),
                 }))
             }
-            Pending::Task(t) => {
+            HeapRef::Task(t) => {
                 let t = t.borrow();
                 Object::Task(Box::new(TaskRecord {
                     task_id: t.id,
                     chain: t
                         .chain
                         .iter()
-                        .map(|th| self.reach(Pending::Thread(*th)))
+                        .map(|th| self.reach(HeapRef::Thread(*th)))
                         .collect(),
                     status: t.status,
                     wait_seq: t.wait_seq,
@@ -403,12 +369,12 @@ pub fn delta<'gc>(ctx: Ctx<'gc>) -> Image {
                     walk.objects.insert(id, record);
                 }
             }
-            Dirty::Str(s) => walk.force(Pending::Str(s)),
-            Dirty::Thread(t) => walk.force(Pending::Thread(t)),
-            Dirty::Upvalue(u) => walk.force(Pending::Upvalue(u)),
-            Dirty::Channel(c) => walk.force(Pending::Channel(c)),
-            Dirty::Task(t) => walk.force(Pending::Task(t)),
-            Dirty::UserData(u) => walk.force(Pending::UserData(u)),
+            Dirty::Str(s) => walk.force(HeapRef::Str(s)),
+            Dirty::Thread(t) => walk.force(HeapRef::Thread(t)),
+            Dirty::Upvalue(u) => walk.force(HeapRef::Upvalue(u)),
+            Dirty::Channel(c) => walk.force(HeapRef::Channel(c)),
+            Dirty::Task(t) => walk.force(HeapRef::Task(t)),
+            Dirty::UserData(u) => walk.force(HeapRef::UserData(u)),
         }
     }
     walk.drain();
@@ -441,17 +407,17 @@ fn root_record<'gc>(ctx: Ctx<'gc>, walk: &mut Walk<'gc>) -> RootRecord {
         state.running.borrow().is_empty(),
         "images are taken between turns"
     );
-    let globals = walk.reach(Pending::Table(state.globals));
-    let registry = walk.reach(Pending::Table(state.registry));
-    let main_thread = walk.reach(Pending::Thread(state.main_thread));
+    let globals = walk.reach(HeapRef::Table(state.globals));
+    let registry = walk.reach(HeapRef::Table(state.registry));
+    let main_thread = walk.reach(HeapRef::Thread(state.main_thread));
     let string_meta = state
         .string_meta
         .borrow()
-        .map(|m| walk.reach(Pending::Table(m)));
+        .map(|m| walk.reach(HeapRef::Table(m)));
     let event_names = state
         .event_names
         .iter()
-        .map(|s| walk.reach(Pending::Str(*s)))
+        .map(|s| walk.reach(HeapRef::Str(*s)))
         .collect();
     let sched = state.sched.borrow();
     let tasks = sched.tasks.values().map(|t| walk.task(*t)).collect();

@@ -1,20 +1,23 @@
-//! Rebuilding a heap from a full image. The image has been validated
-//! ([`super::validate`]), so every reference resolves and every native is
-//! known: building cannot fail half-way.
+//! Rebuilding a heap from images: from a full image, and then, for a heap
+//! that follows a primary (a hot standby), from each delta applied in
+//! place. The image has been validated ([`super::validate`],
+//! [`super::validate_delta`]), so every reference resolves and every
+//! native is known: building cannot fail half-way.
 //!
 //! Objects are made with their recorded ids in an order that respects
 //! construction: strings; then shells of the mutable objects (tables,
 //! threads, upvalues, channels, tasks); then the immutable ones that point
 //! at them (prototypes, closures, natives, userdata); then every mutable
-//! object is filled in.
+//! object is filled in. Objects are found by id in the state's
+//! [`ObjectIndex`]; one that a delta carries and the heap holds is
+//! updated in place when mutable, and kept when immutable (ids are never
+//! reused, so its record is the same).
 
-use std::cell::Cell;
 use std::collections::HashMap as StdHashMap;
 use std::rc::Rc;
 use std::sync::{Mutex, OnceLock};
 
 use gc_arena::{lock::RefLock, Gc, Mutation};
-use hashbrown::HashMap;
 
 use super::*;
 use crate::compiler::proto::{Constant, FunctionProto};
@@ -47,51 +50,79 @@ fn static_name(name: &str) -> &'static str {
     s
 }
 
+/// Every object of a heap rebuilt from images, by id: what deltas refer
+/// to. Held only while the heap follows a primary; it keeps what it holds
+/// alive, so it is pruned to what is reachable as it grows.
+pub(crate) type ObjectIndex<'gc> =
+    std::collections::HashMap<u64, HeapRef<'gc>, hashbrown::DefaultHashBuilder>;
+
+impl<'gc> Held for ObjectIndex<'gc> {
+    fn kind(&self, id: u64) -> Option<&'static str> {
+        self.get(&id).map(|r| r.kind())
+    }
+
+    fn closure_code(&self, id: u64) -> Option<(usize, u16)> {
+        match self.get(&id) {
+            Some(HeapRef::Closure(c)) => Some((c.proto.code.len(), c.proto.max_stack)),
+            _ => None,
+        }
+    }
+
+    fn proto_code(&self, id: u64) -> Option<(usize, u16)> {
+        match self.get(&id) {
+            Some(HeapRef::Proto(p)) => Some((p.code.len(), p.max_stack)),
+            _ => None,
+        }
+    }
+}
+
 struct Build<'gc, 'a> {
     mc: &'gc Mutation<'gc>,
     image: &'a Image,
     resolve: NativeResolver<'a>,
     meter: Rc<MemoryMeter>,
     interner: InternerRef<'gc>,
-    next_id: Cell<u64>,
-    strings: HashMap<u64, LuaStr<'gc>>,
-    tables: HashMap<u64, Table<'gc>>,
-    threads: HashMap<u64, Thread<'gc>>,
-    upvalues: HashMap<u64, UpvalueRef<'gc>>,
-    channels: HashMap<u64, Channel<'gc>>,
-    tasks: HashMap<u64, Task<'gc>>,
-    protos: HashMap<u64, Gc<'gc, Proto<'gc>>>,
-    closures: HashMap<u64, Gc<'gc, Closure<'gc>>>,
-    natives: HashMap<u64, Gc<'gc, Native<'gc>>>,
-    userdata: HashMap<u64, Gc<'gc, UserData<'gc>>>,
+    index: &'a mut ObjectIndex<'gc>,
+}
+
+/// A typed lookup in the index of an object validation checked the kind of.
+macro_rules! held {
+    ($name:ident, $variant:ident, $ty:ty) => {
+        fn $name(&self, id: u64) -> $ty {
+            match self.index.get(&id) {
+                Some(HeapRef::$variant(x)) => *x,
+                _ => unreachable!("validated: {id} is a {}", stringify!($name)),
+            }
+        }
+    };
 }
 
 impl<'gc, 'a> Build<'gc, 'a> {
+    held!(table, Table, Table<'gc>);
+    held!(thread, Thread, Thread<'gc>);
+    held!(upvalue, Upvalue, UpvalueRef<'gc>);
+    held!(channel, Channel, Channel<'gc>);
+    held!(task, Task, Task<'gc>);
+    held!(closure, Closure, Gc<'gc, Closure<'gc>>);
+    held!(string, Str, LuaStr<'gc>);
+
     fn val(&self, v: Val) -> Value<'gc> {
         match v {
             Val::Nil => Value::Nil,
             Val::Bool(b) => Value::Boolean(b),
             Val::Int(i) => Value::Integer(i),
             Val::Num(f) => Value::Number(f),
-            Val::Ref(id) => {
-                if let Some(s) = self.strings.get(&id) {
-                    Value::String(*s)
-                } else if let Some(t) = self.tables.get(&id) {
-                    Value::Table(*t)
-                } else if let Some(c) = self.closures.get(&id) {
-                    Value::Closure(*c)
-                } else if let Some(n) = self.natives.get(&id) {
-                    Value::Native(*n)
-                } else if let Some(t) = self.threads.get(&id) {
-                    Value::Thread(*t)
-                } else if let Some(u) = self.userdata.get(&id) {
-                    Value::UserData(*u)
-                } else {
-                    // Only prototypes, upvalues, channels and tasks are not
-                    // values; a reference to one in a value slot reads as nil.
-                    Value::Nil
-                }
-            }
+            Val::Ref(id) => match self.index.get(&id) {
+                Some(HeapRef::Str(s)) => Value::String(*s),
+                Some(HeapRef::Table(t)) => Value::Table(*t),
+                Some(HeapRef::Closure(c)) => Value::Closure(*c),
+                Some(HeapRef::Native(n)) => Value::Native(*n),
+                Some(HeapRef::Thread(t)) => Value::Thread(*t),
+                Some(HeapRef::UserData(u)) => Value::UserData(*u),
+                // Only prototypes, upvalues, channels and tasks are not
+                // values; a reference to one in a value slot reads as nil.
+                _ => Value::Nil,
+            },
         }
     }
 
@@ -100,7 +131,7 @@ impl<'gc, 'a> Build<'gc, 'a> {
     }
 
     fn proto(&mut self, id: u64) -> Gc<'gc, Proto<'gc>> {
-        if let Some(p) = self.protos.get(&id) {
+        if let Some(HeapRef::Proto(p)) = self.index.get(&id) {
             return *p;
         }
         let Some(Object::Proto(r)) = self.image.objects.get(&id) else {
@@ -145,13 +176,13 @@ impl<'gc, 'a> Build<'gc, 'a> {
                 info,
             },
         );
-        self.protos.insert(id, p);
+        self.index.insert(id, HeapRef::Proto(p));
         p
     }
 
     /// Natives may hold other natives as upvalues: made on demand.
     fn native(&mut self, id: u64) -> Gc<'gc, Native<'gc>> {
-        if let Some(n) = self.natives.get(&id) {
+        if let Some(HeapRef::Native(n)) = self.index.get(&id) {
             return *n;
         }
         let Some(Object::Native { name, upvalues }) = self.image.objects.get(&id) else {
@@ -174,13 +205,12 @@ impl<'gc, 'a> Build<'gc, 'a> {
                 upvalues: self.vals(upvalues).into_boxed_slice(),
             },
         );
-        self.natives.insert(id, n);
+        self.index.insert(id, HeapRef::Native(n));
         n
     }
-
     fn waiter(&self, w: &WaiterRecord) -> Waiter<'gc> {
         Waiter {
-            task: self.tasks[&w.task],
+            task: self.task(w.task),
             seq: w.seq,
             case: w.case,
         }
@@ -224,67 +254,56 @@ impl<'gc, 'a> Build<'gc, 'a> {
 
     fn build(&mut self) {
         let image = self.image;
-        // Strings, then shells of everything mutable.
+        // Strings, then shells of everything mutable not held yet.
         for (&id, obj) in &image.objects {
-            let mc = self.mc;
-            match obj {
-                Object::Str(bytes) => {
-                    let s = LuaStr::restore(mc, self.interner, &self.meter, id, bytes);
-                    self.strings.insert(id, s);
-                }
-                Object::Table(_) => {
-                    self.tables.insert(id, Table::with_id(mc, id, &self.meter));
-                }
-                Object::Thread(_) => {
-                    self.threads
-                        .insert(id, Thread::with_id(mc, id, &self.meter));
-                }
-                Object::Upvalue(_) => {
-                    let u = Gc::new(
-                        mc,
-                        RefLock::new(Upvalue {
-                            id,
-                            state: UpvalueState::Closed(Value::Nil),
-                            dirty_stamp: Default::default(),
-                        }),
-                    );
-                    self.upvalues.insert(id, u);
-                }
-                Object::Channel(c) => {
-                    let ch = Gc::new(
-                        mc,
-                        RefLock::new(ChannelState {
-                            id,
-                            cap: c.cap as usize,
-                            buf: Default::default(),
-                            closed: c.closed,
-                            recvq: Default::default(),
-                            sendq: Default::default(),
-                            dirty_stamp: Default::default(),
-                        }),
-                    );
-                    self.channels.insert(id, ch);
-                }
-                Object::Task(t) => {
-                    let task = Gc::new(
-                        mc,
-                        RefLock::new(TaskState {
-                            id: t.task_id,
-                            oid: id,
-                            chain: Vec::new(),
-                            status: t.status,
-                            wait_seq: t.wait_seq,
-                            waiting_on: t.waiting_on,
-                            wake: None,
-                            outcome: None,
-                            joiners: Vec::new(),
-                            dirty_stamp: Default::default(),
-                        }),
-                    );
-                    self.tasks.insert(id, task);
-                }
-                _ => {}
+            if self.index.contains_key(&id) {
+                continue;
             }
+            let mc = self.mc;
+            let made = match obj {
+                Object::Str(bytes) => {
+                    HeapRef::Str(LuaStr::restore(mc, self.interner, &self.meter, id, bytes))
+                }
+                Object::Table(_) => HeapRef::Table(Table::with_id(mc, id, &self.meter)),
+                Object::Thread(_) => HeapRef::Thread(Thread::with_id(mc, id, &self.meter)),
+                Object::Upvalue(_) => HeapRef::Upvalue(Gc::new(
+                    mc,
+                    RefLock::new(Upvalue {
+                        id,
+                        state: UpvalueState::Closed(Value::Nil),
+                        dirty_stamp: Default::default(),
+                    }),
+                )),
+                Object::Channel(c) => HeapRef::Channel(Gc::new(
+                    mc,
+                    RefLock::new(ChannelState {
+                        id,
+                        cap: c.cap as usize,
+                        buf: Default::default(),
+                        closed: c.closed,
+                        recvq: Default::default(),
+                        sendq: Default::default(),
+                        dirty_stamp: Default::default(),
+                    }),
+                )),
+                Object::Task(t) => HeapRef::Task(Gc::new(
+                    mc,
+                    RefLock::new(TaskState {
+                        id: t.task_id,
+                        oid: id,
+                        chain: Vec::new(),
+                        status: t.status,
+                        wait_seq: t.wait_seq,
+                        waiting_on: t.waiting_on,
+                        wake: None,
+                        outcome: None,
+                        joiners: Vec::new(),
+                        dirty_stamp: Default::default(),
+                    }),
+                )),
+                _ => continue,
+            };
+            self.index.insert(id, made);
         }
         // Immutable objects pointing at the shells.
         for (&id, obj) in &image.objects {
@@ -292,17 +311,17 @@ impl<'gc, 'a> Build<'gc, 'a> {
                 Object::Proto(_) => {
                     self.proto(id);
                 }
-                Object::Closure { proto, upvalues } => {
+                Object::Closure { proto, upvalues } if !self.index.contains_key(&id) => {
                     let proto = self.proto(*proto);
                     let c = Gc::new(
                         self.mc,
                         Closure {
                             id,
                             proto,
-                            upvalues: upvalues.iter().map(|u| self.upvalues[u]).collect(),
+                            upvalues: upvalues.iter().map(|u| self.upvalue(*u)).collect(),
                         },
                     );
-                    self.closures.insert(id, c);
+                    self.index.insert(id, HeapRef::Closure(c));
                 }
                 _ => {}
             }
@@ -313,9 +332,18 @@ impl<'gc, 'a> Build<'gc, 'a> {
                     self.native(id);
                 }
                 Object::UserData { meta, kind } => {
+                    if let Some(HeapRef::UserData(held)) = self.index.get(&id) {
+                        // Only a resource's state changes.
+                        if let (UserKind::Resource(r), UserKindRecord::Resource { closed, .. }) =
+                            (&held.kind, kind)
+                        {
+                            r.borrow_mut(self.mc).closed = *closed;
+                        }
+                        continue;
+                    }
                     let kind = match kind {
-                        UserKindRecord::Task(t) => UserKind::Task(self.tasks[t]),
-                        UserKindRecord::Channel(c) => UserKind::Channel(self.channels[c]),
+                        UserKindRecord::Task(t) => UserKind::Task(self.task(*t)),
+                        UserKindRecord::Channel(c) => UserKind::Channel(self.channel(*c)),
                         UserKindRecord::Resource { kind, addr, closed } => {
                             UserKind::Resource(Gc::new(
                                 self.mc,
@@ -335,12 +363,12 @@ impl<'gc, 'a> Build<'gc, 'a> {
                         self.mc,
                         UserData {
                             id,
-                            meta: self.tables[meta],
+                            meta: self.table(*meta),
                             kind,
                             dirty_stamp: Default::default(),
                         },
                     );
-                    self.userdata.insert(id, u);
+                    self.index.insert(id, HeapRef::UserData(u));
                 }
                 _ => {}
             }
@@ -350,7 +378,7 @@ impl<'gc, 'a> Build<'gc, 'a> {
             let mc = self.mc;
             match obj {
                 Object::Table(r) => {
-                    let t = self.tables[&id];
+                    let t = self.table(id);
                     let array = self.vals(&r.array);
                     let entries = r
                         .entries
@@ -358,18 +386,29 @@ impl<'gc, 'a> Build<'gc, 'a> {
                         .map(|(k, v)| (self.val(*k), self.val(*v)))
                         .collect();
                     let mut data = t.data_mut(mc);
-                    data.metatable = r.meta.map(|m| self.tables[&m]);
+                    data.metatable = r.meta.map(|m| self.table(m));
                     data.restore_parts(array, entries);
+                }
+                Object::TablePatch(p) => {
+                    let t = self.table(id);
+                    let array = p.array.iter().map(|(i, v)| (*i as usize, self.val(*v)));
+                    let entries = p
+                        .entries
+                        .iter()
+                        .map(|(i, k, v)| (*i as usize, self.val(*k), self.val(*v)));
+                    let mut data = t.data_mut(mc);
+                    data.metatable = p.meta.map(|m| self.table(m));
+                    data.patch_parts(p.array_len as usize, p.entries_len as usize, array, entries);
                 }
                 Object::Upvalue(r) => {
                     let state = match r {
                         UpvalueRecord::Open { thread, slot } => UpvalueState::Open {
-                            thread: self.threads[thread],
+                            thread: self.thread(*thread),
                             slot: *slot as usize,
                         },
                         UpvalueRecord::Closed(v) => UpvalueState::Closed(self.val(*v)),
                     };
-                    self.upvalues[&id].borrow_mut(mc).state = state;
+                    self.upvalue(id).borrow_mut(mc).state = state;
                 }
                 Object::Thread(r) => {
                     let frames = r
@@ -385,7 +424,7 @@ impl<'gc, 'a> Build<'gc, 'a> {
                                 varargs,
                                 cdepth,
                             } => Frame::Lua(LuaFrame {
-                                closure: self.closures[closure],
+                                closure: self.closure(*closure),
                                 base: *base as usize,
                                 pc: *pc as usize,
                                 func: *func as usize,
@@ -410,14 +449,14 @@ impl<'gc, 'a> Build<'gc, 'a> {
                             }),
                         })
                         .collect();
-                    let mut th = self.threads[&id].0.borrow_mut(mc);
+                    let mut th = self.thread(id).0.borrow_mut(mc);
                     th.status = r.status;
                     th.stack = self.vals(&r.stack);
                     th.frames = frames;
                     th.open_upvalues = r
                         .open_upvalues
                         .iter()
-                        .map(|(slot, u)| (*slot as usize, self.upvalues[u]))
+                        .map(|(slot, u)| (*slot as usize, self.upvalue(*u)))
                         .collect();
                     th.tbc = r.tbc.iter().map(|s| *s as usize).collect();
                     th.top = r.top as usize;
@@ -425,7 +464,9 @@ impl<'gc, 'a> Build<'gc, 'a> {
                     th.recharge();
                 }
                 Object::Channel(r) => {
-                    let mut c = self.channels[&id].borrow_mut(mc);
+                    let mut c = self.channel(id).borrow_mut(mc);
+                    c.cap = r.cap as usize;
+                    c.closed = r.closed;
                     c.buf = r.buf.iter().map(|v| self.val(*v)).collect();
                     c.recvq = r.recvq.iter().map(|w| self.waiter(w)).collect();
                     c.sendq = r
@@ -435,24 +476,60 @@ impl<'gc, 'a> Build<'gc, 'a> {
                         .collect();
                 }
                 Object::Task(r) => {
-                    let mut t = self.tasks[&id].borrow_mut(mc);
-                    t.chain = r.chain.iter().map(|th| self.threads[th]).collect();
+                    let mut t = self.task(id).borrow_mut(mc);
+                    t.status = r.status;
+                    t.wait_seq = r.wait_seq;
+                    t.waiting_on = r.waiting_on;
+                    t.chain = r.chain.iter().map(|th| self.thread(*th)).collect();
                     t.wake = r.wake.as_ref().map(|d| self.delivery(d));
                     t.outcome = r.outcome.as_ref().map(|d| self.delivery(d));
                     t.joiners = r
                         .joiners
                         .iter()
-                        .map(|(j, seq)| (self.tasks[j], *seq))
+                        .map(|(j, seq)| (self.task(*j), *seq))
                         .collect();
                 }
                 _ => {}
             }
         }
     }
+
+    /// The roots a delta may change: the string metatable, the scheduler
+    /// and the id counter.
+    fn set_roots(&self, state: &State<'gc>) {
+        let root = &self.image.root;
+        *state.string_meta.borrow_mut(self.mc) = root.string_meta.map(|m| self.table(m));
+        let mut s = state.sched.borrow_mut(self.mc);
+        s.tasks = root
+            .sched
+            .tasks
+            .iter()
+            .map(|t| {
+                let task = self.task(*t);
+                let id = task.borrow().id;
+                (id, task)
+            })
+            .collect();
+        s.ready = root.sched.ready.iter().map(|t| self.task(*t)).collect();
+        s.timers = root
+            .sched
+            .timers
+            .iter()
+            .map(|(deadline, seq, w)| ((*deadline, *seq), self.waiter(w)))
+            .collect();
+        s.timer_seq = root.sched.timer_seq;
+        s.now = root.sched.now;
+        s.last_task_id = root.sched.last_task_id;
+        s.main_task = root.sched.main_task;
+        s.current = None;
+        drop(s);
+        state.next_id.set(root.next_id);
+    }
 }
 
 /// Builds the arena root from a validated full image. `state` is a fresh
-/// state whose roots are replaced (its own objects become garbage).
+/// state whose roots are replaced (its own objects become garbage). Its
+/// index holds every object built, for deltas to follow.
 pub fn restore_state<'gc>(
     mc: &'gc Mutation<'gc>,
     mut state: State<'gc>,
@@ -460,64 +537,66 @@ pub fn restore_state<'gc>(
     resolve: NativeResolver<'_>,
 ) -> State<'gc> {
     let interner: InternerRef<'gc> = Gc::new(mc, RefLock::new(Interner::default()));
+    let index = state.index;
+    let mut index = index.borrow_mut(mc);
+    index.clear();
+    index.reserve(image.objects.len());
     let mut b = Build {
         mc,
         image,
         resolve,
         meter: state.meter.clone(),
         interner,
-        next_id: Cell::new(image.root.next_id),
-        strings: HashMap::with_capacity(
-            image
-                .objects
-                .values()
-                .filter(|o| matches!(o, Object::Str(_)))
-                .count(),
-        ),
-        tables: HashMap::new(),
-        threads: HashMap::new(),
-        upvalues: HashMap::new(),
-        channels: HashMap::new(),
-        tasks: HashMap::new(),
-        protos: HashMap::new(),
-        closures: HashMap::new(),
-        natives: HashMap::new(),
-        userdata: HashMap::new(),
+        index: &mut index,
     };
     b.build();
     let root = &image.root;
     state.strings = interner;
-    state.globals = b.tables[&root.globals];
-    state.registry = b.tables[&root.registry];
-    state.main_thread = b.threads[&root.main_thread];
+    state.globals = b.table(root.globals);
+    state.registry = b.table(root.registry);
+    state.main_thread = b.thread(root.main_thread);
     state.running = Gc::new(mc, RefLock::new(Vec::new()));
-    state.string_meta = Gc::new(mc, RefLock::new(root.string_meta.map(|m| b.tables[&m])));
-    state.event_names = root.event_names.iter().map(|s| b.strings[s]).collect();
-    {
-        let mut s = state.sched.borrow_mut(mc);
-        s.tasks = root
-            .sched
-            .tasks
-            .iter()
-            .map(|t| {
-                let task = b.tasks[t];
-                let id = task.borrow().id;
-                (id, task)
-            })
-            .collect();
-        s.ready = root.sched.ready.iter().map(|t| b.tasks[t]).collect();
-        s.timers = root
-            .sched
-            .timers
-            .iter()
-            .map(|(deadline, seq, w)| ((*deadline, *seq), b.waiter(w)))
-            .collect();
-        s.timer_seq = root.sched.timer_seq;
-        s.now = root.sched.now;
-        s.last_task_id = root.sched.last_task_id;
-        s.main_task = root.sched.main_task;
-        s.current = None;
-    }
-    state.next_id.set(b.next_id.get());
+    state.event_names = root.event_names.iter().map(|s| b.string(*s)).collect();
+    b.set_roots(&state);
+    drop(index);
     state
+}
+
+/// Applies a delta to a heap rebuilt from images (its index held): checks
+/// it first, against the delta itself and what the heap holds, so that a
+/// delta refused changes nothing. O(delta).
+pub(crate) fn follow_delta<'gc>(
+    mc: &'gc Mutation<'gc>,
+    state: &State<'gc>,
+    delta: &Image,
+    resolve: NativeResolver<'_>,
+) -> Result<(), ImageError> {
+    let mut index = state.index.borrow_mut(mc);
+    super::validate_delta(delta, &*index, &|name| resolve(name).is_some())?;
+    let root = &delta.root;
+    let same = |held: u64, now: u64| held == now;
+    if !same(state.globals.id(), root.globals)
+        || !same(state.registry.id(), root.registry)
+        || !same(state.main_thread.0.borrow().id, root.main_thread)
+        || state
+            .event_names
+            .iter()
+            .map(|s| s.id())
+            .ne(root.event_names.iter().copied())
+    {
+        return Err(ImageError::Invalid(
+            "the delta replaces the program's globals, registry or main thread".into(),
+        ));
+    }
+    let mut b = Build {
+        mc,
+        image: delta,
+        resolve,
+        meter: state.meter.clone(),
+        interner: state.strings,
+        index: &mut index,
+    };
+    b.build();
+    b.set_roots(state);
+    Ok(())
 }

@@ -19,15 +19,69 @@ mod import;
 
 pub use export::{delta, full, snapshot};
 pub use import::restore_state;
+pub(crate) use import::{follow_delta, ObjectIndex};
 
 use std::collections::BTreeMap;
 
+use gc_arena::{Collect, Gc};
 use serde::{Deserialize, Serialize};
 
 use crate::compiler::opcode::Op;
 use crate::compiler::proto::{LocalInfo, UpvalueDesc};
-use crate::sched::{ResourceKind, TaskStatus};
-use crate::thread::{Ret, ThreadStatus};
+use crate::sched::{Channel, ResourceKind, Task, TaskStatus, UserData};
+use crate::table::Table;
+use crate::thread::{Ret, Thread, ThreadStatus, UpvalueRef};
+use crate::value::{Closure, LuaStr, Native, Proto};
+
+/// A heap object of any kind: what a walk over the heap queues, and what a
+/// heap rebuilt from images finds by id.
+#[derive(Clone, Copy, Collect)]
+#[collect(no_drop)]
+pub(crate) enum HeapRef<'gc> {
+    Str(LuaStr<'gc>),
+    Proto(Gc<'gc, Proto<'gc>>),
+    Closure(Gc<'gc, Closure<'gc>>),
+    Native(Gc<'gc, Native<'gc>>),
+    Upvalue(UpvalueRef<'gc>),
+    Table(Table<'gc>),
+    Thread(Thread<'gc>),
+    UserData(Gc<'gc, UserData<'gc>>),
+    Channel(Channel<'gc>),
+    Task(Task<'gc>),
+}
+
+impl<'gc> HeapRef<'gc> {
+    pub(crate) fn id(self) -> u64 {
+        match self {
+            HeapRef::Str(s) => s.id(),
+            HeapRef::Proto(p) => p.id,
+            HeapRef::Closure(c) => c.id,
+            HeapRef::Native(n) => n.id,
+            HeapRef::Upvalue(u) => u.borrow().id,
+            HeapRef::Table(t) => t.id(),
+            HeapRef::Thread(t) => t.0.borrow().id,
+            HeapRef::UserData(u) => u.id,
+            HeapRef::Channel(c) => c.borrow().id,
+            HeapRef::Task(t) => t.borrow().oid,
+        }
+    }
+
+    /// The kind, named as [`Object::kind`] names it.
+    pub(crate) fn kind(self) -> &'static str {
+        match self {
+            HeapRef::Str(_) => "string",
+            HeapRef::Proto(_) => "prototype",
+            HeapRef::Closure(_) => "closure",
+            HeapRef::Native(_) => "native",
+            HeapRef::Upvalue(_) => "upvalue",
+            HeapRef::Table(_) => "table",
+            HeapRef::Thread(_) => "thread",
+            HeapRef::UserData(_) => "userdata",
+            HeapRef::Channel(_) => "channel",
+            HeapRef::Task(_) => "task",
+        }
+    }
+}
 
 /// A value in a record: immediate, or a reference to an object by id.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
@@ -598,6 +652,32 @@ pub fn refs_of(obj: &Object, out: &mut Vec<u64>) {
     }
 }
 
+/// What a check of a delta asks about the objects it refers to but does
+/// not carry: those of the heap it applies to.
+pub(crate) trait Held {
+    /// The kind of object `id`, if the heap holds it.
+    fn kind(&self, id: u64) -> Option<&'static str>;
+    /// For a closure: its prototype's code length and register window.
+    fn closure_code(&self, id: u64) -> Option<(usize, u16)>;
+    /// The same for a prototype.
+    fn proto_code(&self, id: u64) -> Option<(usize, u16)>;
+}
+
+/// Nothing held: a full image stands alone.
+struct NothingHeld;
+
+impl Held for NothingHeld {
+    fn kind(&self, _: u64) -> Option<&'static str> {
+        None
+    }
+    fn closure_code(&self, _: u64) -> Option<(usize, u16)> {
+        None
+    }
+    fn proto_code(&self, _: u64) -> Option<(usize, u16)> {
+        None
+    }
+}
+
 /// Checks that a full image is complete and consistent: every reference
 /// resolves to an object of a kind that may stand there, and every native
 /// is known (`known_native`).
@@ -605,11 +685,48 @@ pub fn validate(image: &Image, known_native: &dyn Fn(&str) -> bool) -> Result<()
     if !image.full {
         return Err(ImageError::NotFull);
     }
+    check_records(image, &NothingHeld, known_native)
+}
+
+/// [`validate`] for a delta that applies to a heap holding `held`: every
+/// reference resolves in the delta or in `held`, an object the delta
+/// carries keeps the kind `held` knows it by, and every table patch names
+/// a held table and slots inside the sizes it gives.
+pub(crate) fn validate_delta(
+    delta: &Image,
+    held: &dyn Held,
+    known_native: &dyn Fn(&str) -> bool,
+) -> Result<(), ImageError> {
+    if delta.full {
+        return Err(ImageError::Invalid(
+            "a full image where a delta was expected".into(),
+        ));
+    }
+    for (&id, obj) in &delta.objects {
+        if let Some(found) = held.kind(id) {
+            if found != obj.kind() {
+                return Err(ImageError::WrongKind {
+                    id,
+                    expected: found,
+                    found: obj.kind(),
+                });
+            }
+        }
+    }
+    check_records(delta, held, known_native)
+}
+
+fn check_records(
+    image: &Image,
+    held: &dyn Held,
+    known_native: &dyn Fn(&str) -> bool,
+) -> Result<(), ImageError> {
     let kind_of = |id: u64| -> Result<&'static str, ImageError> {
         image
             .objects
             .get(&id)
             .map(Object::kind)
+            .or_else(|| held.kind(id))
             .ok_or(ImageError::Missing { id })
     };
     let expect = |id: u64, expected: &'static str| -> Result<(), ImageError> {
@@ -692,8 +809,29 @@ pub fn validate(image: &Image, known_native: &dyn Fn(&str) -> bool) -> Result<()
                     return Err(ImageError::Invalid(format!("table {id}: a nil key")));
                 }
             }
-            Object::TablePatch(_) => {
-                return Err(ImageError::Invalid("patch in a full image".into()))
+            Object::TablePatch(p) => {
+                if image.full {
+                    return Err(ImageError::Invalid("patch in a full image".into()));
+                }
+                if held.kind(id) != Some("table") {
+                    return Err(ImageError::Missing { id });
+                }
+                if let Some(m) = p.meta {
+                    expect(m, "table")?;
+                }
+                if let Some((i, _)) = p.array.iter().find(|(i, _)| *i >= p.array_len) {
+                    return Err(ImageError::Invalid(format!(
+                        "table {id}: array slot {i} out of range"
+                    )));
+                }
+                if let Some((i, _, _)) = p.entries.iter().find(|(i, _, _)| *i >= p.entries_len) {
+                    return Err(ImageError::Invalid(format!(
+                        "table {id}: entry {i} out of range"
+                    )));
+                }
+                if p.entries.iter().any(|(_, k, _)| matches!(k, Val::Nil)) {
+                    return Err(ImageError::Invalid(format!("table {id}: a nil key")));
+                }
             }
             Object::Thread(t) => {
                 // The executor indexes the stack by these: they must fit.
@@ -720,22 +858,28 @@ pub fn validate(image: &Image, known_native: &dyn Fn(&str) -> bool) -> Result<()
                             ..
                         } => {
                             expect(*closure, "closure")?;
-                            let Some(Object::Closure { proto, .. }) = image.objects.get(closure)
-                            else {
-                                unreachable!("checked to be a closure")
-                            };
-                            let Some(Object::Proto(p)) = image.objects.get(proto) else {
-                                return Err(ImageError::WrongKind {
-                                    id: *proto,
-                                    expected: "prototype",
-                                    found: kind_of(*proto)?,
-                                });
+                            let (code_len, max_stack) = match image.objects.get(closure) {
+                                Some(Object::Closure { proto, .. }) => {
+                                    match image.objects.get(proto) {
+                                        Some(Object::Proto(p)) => (p.code.len(), p.max_stack),
+                                        _ => held.proto_code(*proto).ok_or(
+                                            ImageError::WrongKind {
+                                                id: *proto,
+                                                expected: "prototype",
+                                                found: kind_of(*proto)?,
+                                            },
+                                        )?,
+                                    }
+                                }
+                                _ => held
+                                    .closure_code(*closure)
+                                    .ok_or(ImageError::Missing { id: *closure })?,
                             };
                             // Only the running frame needs its whole register
                             // window; frames below a native may be cut short
                             // and regrow when it returns.
-                            let window = if top { u64::from(p.max_stack) } else { 0 };
-                            if *pc as usize > p.code.len()
+                            let window = if top { u64::from(max_stack) } else { 0 };
+                            if *pc as usize > code_len
                                 || u64::from(*base) + window > len
                                 || u64::from(*func) >= len
                             {
