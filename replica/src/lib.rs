@@ -23,6 +23,7 @@ use understudy_checkpointer::protocol::{
     self, DirStorage, LinkId, StandbyConfig, StandbyEvent, StorageError,
 };
 use understudy_checkpointer::replication::{self, Certs, LinkError};
+use understudy_checkpointer::store::Store;
 use understudy_runtime::image::{Image, ImageError};
 use understudy_runtime::Runtime;
 
@@ -161,28 +162,81 @@ impl Standby {
     }
 }
 
-/// What a promotion hands over: the image to resume, the new term, and the
-/// endpoint (kept to turn away primaries of older terms).
+/// What a promotion hands over: the term, the epoch taken over, the
+/// image (for a runtime that does not hold that epoch already), the store
+/// to keep writing to, and the endpoint (kept to turn away primaries of
+/// older terms).
 pub struct Takeover {
-    pub image: Image,
+    /// Taken by a resume that rebuilds the program.
+    image: Option<Image>,
     pub term: u64,
     pub epoch: u64,
     /// The primary's runtime, whose chain of images the store holds.
     pub runtime_id: u64,
-    /// Whether `--serve-on` changed listener addresses in the image, so
-    /// that the program no longer equals the stored epoch.
-    pub rewritten: bool,
+    /// The standby's checkpoint store, open at `epoch`.
+    pub store: Store,
+    serve_on: Vec<(String, String)>,
     endpoint: quinn::Endpoint,
 }
 
+/// How a takeover resumed the program.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resumed {
+    /// The runtime already held the epoch (it followed the standby): nothing
+    /// was rebuilt.
+    pub hot: bool,
+    /// `--serve-on` moved listeners: the program no longer equals the
+    /// stored epoch, and its checkpoints start a new chain.
+    pub rewritten: bool,
+}
+
 impl Takeover {
-    /// Restores `rt` from the image: build `rt` first with the same
-    /// natives the primary registered (they are bound by name). Also starts
-    /// turning away old primaries (needs a tokio runtime).
-    pub fn restore_into(&self, rt: &mut Runtime) -> Result<(), ImageError> {
-        rt.restore(&self.image)?;
+    /// Makes the program in `rt` runnable at the epoch taken over. `rt`
+    /// is the runtime [`stand_by`] kept following the standby's images;
+    /// if it does not hold that epoch (a delta it could not follow), it is
+    /// rebuilt from the image, with the same natives the primary
+    /// registered (they are bound by name). Also starts turning away old
+    /// primaries (needs a tokio runtime).
+    pub fn resume(&mut self, rt: &mut Runtime) -> Result<Resumed, ImageError> {
+        let hot = rt.following() == Some(self.epoch);
+        let moved = if hot {
+            let moved = rt.move_listeners(&self.serve_on);
+            rt.take_over();
+            moved
+        } else {
+            if let Some(e) = rt.following() {
+                tracing::warn!(
+                    "the program followed epoch {e}, not {}: rebuilding it from the image",
+                    self.epoch
+                );
+            }
+            let Some(mut image) = self.image.take() else {
+                return Err(ImageError::Invalid(
+                    "this takeover has resumed already".into(),
+                ));
+            };
+            image.prune();
+            let moved = serve_on_addresses(&mut image, &self.serve_on);
+            rt.restore(&image)?;
+            moved
+        };
         tokio::spawn(fence(self.endpoint.clone(), self.term));
-        Ok(())
+        Ok(Resumed {
+            hot,
+            rewritten: moved > 0,
+        })
+    }
+}
+
+/// Applies a frame the standby accepted to the runtime following it.
+fn follow_frame(rt: &mut Runtime, bytes: &[u8]) {
+    let result = frame::decode(bytes)
+        .map_err(|e| e.to_string())
+        .and_then(|(_, image)| rt.follow(&image).map_err(|e| e.to_string()));
+    if let Err(e) = result {
+        tracing::warn!(
+            "the program could not follow a frame (it will be rebuilt at takeover): {e}"
+        );
     }
 }
 
@@ -213,13 +267,45 @@ enum Input {
 
 /// Serves primaries by `config` (failure timeout, restart grace,
 /// acknowledgement level) until the machine promotes, then returns what to
-/// resume. Listeners recorded at an address of `serve_on` (old, new) will
-/// re-open at the new one.
+/// resume ([`Takeover::resume`]). Meanwhile `rt` follows every frame the
+/// standby accepts, so that the program is held materialised and resumes
+/// without a rebuild (a hot standby): build it with the natives the
+/// primary registered. The serving runs as a task of its own (a frame is
+/// acknowledged without waiting for `rt`), so call this inside a tokio
+/// runtime. Listeners recorded at an address of `serve_on` (old, new)
+/// will re-open at the new one.
 pub async fn stand_by(
     standby: Standby,
     endpoint: quinn::Endpoint,
     config: StandbyConfig,
     serve_on: &[(String, String)],
+    rt: &mut Runtime,
+) -> Result<Takeover, StandbyError> {
+    let (accepted_tx, mut accepted) = mpsc::unbounded_channel::<Vec<u8>>();
+    let mut serving = tokio::spawn(serve(standby, endpoint, config, accepted_tx));
+    let served = loop {
+        tokio::select! {
+            biased;
+            done = &mut serving => break done,
+            Some(bytes) = accepted.recv() => follow_frame(rt, &bytes),
+        }
+    };
+    let mut takeover = served.map_err(|e| StandbyError::Io(std::io::Error::other(e)))??;
+    // Frames accepted before the promotion, not yet followed.
+    while let Ok(bytes) = accepted.try_recv() {
+        follow_frame(rt, &bytes);
+    }
+    takeover.serve_on = serve_on.to_vec();
+    Ok(takeover)
+}
+
+/// The standby's loop: serves primaries until the machine promotes;
+/// every frame it accepts goes to `accepted`.
+async fn serve(
+    standby: Standby,
+    endpoint: quinn::Endpoint,
+    config: StandbyConfig,
+    accepted: mpsc::UnboundedSender<Vec<u8>>,
 ) -> Result<Takeover, StandbyError> {
     let Standby {
         mut machine,
@@ -285,7 +371,13 @@ pub async fn stand_by(
                     Input::Bytes(link, at) => machine.handle_bytes(link, at),
                     Input::Control(link, msg, at) => machine.handle_control(link, msg, at),
                     Input::Frame(link, bytes, decoded, at) => {
-                        machine.handle_decoded_frame(link, &bytes, *decoded, at)
+                        let held = (machine.runtime_id(), machine.epoch());
+                        let header = decoded.as_ref().as_ref().ok().map(|(h, _)| (h.runtime_id, h.epoch));
+                        machine.handle_decoded_frame(link, &bytes, *decoded, at);
+                        let now = (machine.runtime_id(), machine.epoch());
+                        if now != held && Some(now) == header {
+                            let _ = accepted.send(bytes);
+                        }
                     }
                     Input::Closed(link, why) => {
                         if links.remove(&link).is_some() {
@@ -318,15 +410,16 @@ pub async fn stand_by(
     metrics.term.store(term, SeqCst);
     metrics.role.store(1, SeqCst);
     let runtime_id = machine.runtime_id();
-    let mut image = machine.take_image().expect("promotion with an image");
-    let rewritten = serve_on_addresses(&mut image, serve_on) > 0;
+    let image = machine.take_image().expect("promotion with an image");
+    let store = machine.into_storage().into_store();
     tracing::warn!("the primary went silent; promoting: term {term}, resuming epoch {epoch}");
     Ok(Takeover {
-        image,
+        image: Some(image),
         term,
         epoch,
         runtime_id,
-        rewritten,
+        store,
+        serve_on: Vec::new(),
         endpoint,
     })
 }

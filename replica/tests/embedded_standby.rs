@@ -52,17 +52,20 @@ fn spawn_standby(
             let endpoint =
                 understudy_replica::endpoint("127.0.0.1:0".parse().unwrap(), &certs).unwrap();
             addr_tx.send(endpoint.local_addr().unwrap()).unwrap();
-            let takeover = understudy_replica::stand_by(
+            let out = SharedBuffer::default();
+            let mut rt = build(out.clone());
+            let mut takeover = understudy_replica::stand_by(
                 Standby::open(&data).unwrap(),
                 endpoint,
                 understudy_checkpointer::protocol::StandbyConfig::default(),
                 &[],
+                &mut rt,
             )
             .await
             .unwrap();
-            let out = SharedBuffer::default();
-            let mut rt = build(out.clone());
-            takeover.restore_into(&mut rt).unwrap();
+            let resumed = takeover.resume(&mut rt).unwrap();
+            // The runtime followed the standby: nothing was rebuilt.
+            assert!(resumed.hot, "the program was rebuilt at takeover");
             tokio::time::timeout(Duration::from_secs(20), rt.run())
                 .await
                 .expect("the resumed program finishes")

@@ -8,7 +8,6 @@ use anyhow::Context;
 use clap::Parser;
 use understudy_checkpointer::protocol::{AckLevel, StandbyConfig};
 use understudy_checkpointer::replication::Certs;
-use understudy_checkpointer::store::Store;
 use understudy_replica::Standby;
 use understudy_runtime::runtime::CheckpointPolicy;
 use understudy_runtime::{Config, Runtime};
@@ -154,31 +153,28 @@ async fn standby(cli: Cli) -> anyhow::Result<()> {
         },
         ..StandbyConfig::default()
     };
-    // The standby's loop is a task on the workers, next to the link
-    // readers and QUIC: a frame's way from the socket to its ack then
-    // stays on one worker instead of waking this thread and back.
-    let serve_on = cli.serve_on.clone();
-    let takeover = tokio::spawn(async move {
-        understudy_replica::stand_by(standby, endpoint, config, &serve_on).await
-    })
-    .await
-    .context("the standby's loop stopped")??;
     // The program: the standard library only (an application with its own
     // natives runs its standby through the library, with them registered).
-    let started = std::time::Instant::now();
+    // It follows every frame the standby accepts, on this thread; the
+    // standby's loop is a task on the workers, next to the link readers
+    // and QUIC, so that a frame's way from the socket to its ack stays
+    // there.
     let mut rt = Runtime::new(Config::default());
-    takeover
-        .restore_into(&mut rt)
-        .with_context(|| format!("restoring epoch {}", takeover.epoch))?;
-    let built = started.elapsed();
+    let mut takeover =
+        understudy_replica::stand_by(standby, endpoint, config, &cli.serve_on, &mut rt).await?;
+    let started = std::time::Instant::now();
+    let resumed = takeover
+        .resume(&mut rt)
+        .with_context(|| format!("resuming epoch {}", takeover.epoch))?;
+    let ready = started.elapsed();
     // The promoted program continues the primary's chain in the store
     // with deltas under its own term: a full image of a large heap would
-    // hold up the first requests for seconds. If the image was changed
-    // before the restore (`--serve-on`), it is a new runtime with its own
-    // id and starts from a full image.
-    let mut store = Store::open(&cli.data_dir, takeover.runtime_id)?;
+    // hold up the first requests for seconds. If `--serve-on` moved its
+    // listeners, it is a new runtime with its own id and starts from a
+    // full image.
+    let mut store = takeover.store;
     store.raise_term(takeover.term);
-    let continues = !takeover.rewritten && store.continues(takeover.runtime_id, takeover.epoch);
+    let continues = !resumed.rewritten && store.continues(takeover.runtime_id, takeover.epoch);
     if !continues {
         store.set_runtime_id(understudy_checkpointer::new_runtime_id());
     }
@@ -197,10 +193,15 @@ async fn standby(cli: Cli) -> anyhow::Result<()> {
         rt.set_checkpointing(policy, sink);
     }
     eprintln!(
-        "replica promoted (term {}, epoch {}); runtime built from the image in {:.2} ms",
+        "replica promoted (term {}, epoch {}); program resumed in {:.2} ms ({})",
         takeover.term,
         takeover.epoch,
-        built.as_secs_f64() * 1e3
+        ready.as_secs_f64() * 1e3,
+        if resumed.hot {
+            "hot: the heap was held"
+        } else {
+            "rebuilt from the image"
+        }
     );
     let signals = understudy::shutdown::Signals::install();
     let result = rt.run_until(signals.recv()).await;

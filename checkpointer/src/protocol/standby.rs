@@ -155,11 +155,10 @@ impl<S: Storage> Standby<S> {
         self.image.as_ref()
     }
 
-    /// Takes the image out for a promotion, without its garbage.
+    /// Takes the image out for a promotion. It may still hold records
+    /// that nothing reaches ([`Image::prune`] drops them).
     pub fn take_image(&mut self) -> Option<Image> {
-        let mut image = self.image.take()?;
-        image.prune();
-        Some(image)
+        self.image.take()
     }
 
     pub fn is_promoted(&self) -> bool {
@@ -168,6 +167,11 @@ impl<S: Storage> Standby<S> {
 
     pub fn storage(&self) -> &S {
         &self.storage
+    }
+
+    /// The storage, for a promoted standby to keep writing to.
+    pub fn into_storage(self) -> S {
+        self.storage
     }
 
     fn is_current(&self, link: LinkId) -> bool {

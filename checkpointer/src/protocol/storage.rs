@@ -64,6 +64,12 @@ impl DirStorage {
             term,
         })
     }
+
+    /// The checkpoint store, open at the newest frame held: what a
+    /// promoted standby's program writes its own checkpoints to.
+    pub fn into_store(self) -> Store {
+        self.store
+    }
 }
 
 impl Storage for DirStorage {
