@@ -9,19 +9,22 @@ use understudy::runtime::image::{Image, Object};
 use understudy_checkpointer::store::{self, FrameInfo};
 use understudy_checkpointer::Kind;
 
-/// Records and encoded bytes per object kind.
-fn by_kind(image: &Image) -> BTreeMap<&'static str, (usize, usize)> {
+/// Records and encoded bytes per object kind, of records with their sizes.
+fn by_kind<'a>(
+    sized: impl IntoIterator<Item = (usize, &'a Object)>,
+) -> BTreeMap<&'static str, (usize, usize)> {
     let mut out: BTreeMap<&'static str, (usize, usize)> = BTreeMap::new();
-    for obj in image.objects.values() {
+    for (bytes, obj) in sized {
         let e = out.entry(obj.kind()).or_default();
         e.0 += 1;
-        e.1 += record_bytes(obj);
+        e.1 += bytes;
     }
     out
 }
 
+/// A record's encoded size (before compression), counted without encoding.
 fn record_bytes(obj: &Object) -> usize {
-    postcard::to_stdvec(obj).map(|b| b.len()).unwrap_or(0)
+    postcard::experimental::serialized_size(obj).unwrap_or(0)
 }
 
 fn describe(obj: &Object) -> String {
@@ -73,7 +76,7 @@ fn print_frame(out: &mut impl Write, info: &FrameInfo, image: &Image) -> std::io
         h.term,
         h.parent_epoch
     )?;
-    let kinds: Vec<String> = by_kind(image)
+    let kinds: Vec<String> = by_kind(image.objects.values().map(|o| (record_bytes(o), o)))
         .into_iter()
         .map(|(k, (n, b))| format!("{k} {n} ({b} B)"))
         .collect();
@@ -84,7 +87,13 @@ fn print_frame(out: &mut impl Write, info: &FrameInfo, image: &Image) -> std::io
 }
 
 fn print_image(out: &mut impl Write, image: &Image, top: usize) -> std::io::Result<()> {
-    let total: usize = image.objects.values().map(record_bytes).sum();
+    // Each record is sized once.
+    let mut sized: Vec<(usize, u64, &Object)> = image
+        .objects
+        .iter()
+        .map(|(id, o)| (record_bytes(o), *id, o))
+        .collect();
+    let total: usize = sized.iter().map(|(b, _, _)| b).sum();
     writeln!(
         out,
         "{} live objects, {} bytes of records (before compression); logical clock {:.3}s; {} tasks",
@@ -94,18 +103,13 @@ fn print_image(out: &mut impl Write, image: &Image, top: usize) -> std::io::Resu
         image.root.sched.tasks.len()
     )?;
     writeln!(out, "by type:")?;
-    for (kind, (n, bytes)) in by_kind(image) {
+    for (kind, (n, bytes)) in by_kind(sized.iter().map(|(b, _, o)| (*b, *o))) {
         let share = (bytes * 100).checked_div(total).unwrap_or(0);
         writeln!(
             out,
             "  {kind:<10} {n:>9} records {bytes:>12} bytes {share:>3} %"
         )?;
     }
-    let mut sized: Vec<(usize, u64, &Object)> = image
-        .objects
-        .iter()
-        .map(|(id, o)| (record_bytes(o), *id, o))
-        .collect();
     sized.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
     writeln!(out, "largest objects:")?;
     for (bytes, id, obj) in sized.into_iter().take(top) {
@@ -128,32 +132,37 @@ pub fn print(path: &Path, top: usize) -> anyhow::Result<()> {
 
 fn report(out: &mut impl Write, path: &Path, top: usize) -> anyhow::Result<()> {
     if path.is_dir() {
-        let loaded = store::load(path).with_context(|| format!("reading {}", path.display()))?;
-        writeln!(
-            out,
-            "checkpoint directory {} (runtime {:#x}, term {})",
-            path.display(),
-            loaded.runtime_id,
-            loaded.term
-        )?;
+        // One pass over the chain: each frame is described as it is
+        // read, then applied to the newest state.
+        writeln!(out, "checkpoint directory {}", path.display())?;
         writeln!(out, "frames (base, then the deltas applied to it):")?;
-        // Each file is read once (a log holds thousands of frames).
-        let mut files: BTreeMap<&Path, std::collections::HashMap<u64, Image>> = BTreeMap::new();
-        for info in &loaded.frames {
-            if !files.contains_key(info.file.as_path()) {
-                let (frames, _) = store::read_frames(&info.file)?;
-                let by_offset = frames.into_iter().map(|(f, i)| (f.offset, i)).collect();
-                files.insert(&info.file, by_offset);
+        let mut newest: Option<Image> = None;
+        let mut printed = Ok(());
+        let replayed = store::replay(path, &mut |info, image| {
+            if printed.is_ok() {
+                printed = print_frame(out, info, &image);
             }
-            if let Some(image) = files[info.file.as_path()].get(&info.offset) {
-                print_frame(out, info, image)?;
+            match newest.as_mut() {
+                None => {
+                    newest = Some(image);
+                    Ok(())
+                }
+                Some(held) => held.apply(image),
             }
-        }
-        if let Some(why) = &loaded.stopped_at {
+        })
+        .with_context(|| format!("reading {}", path.display()))?;
+        printed?;
+        let mut image = newest.expect("a replay visits the base");
+        image.prune();
+        if let Some(why) = &replayed.stopped_at {
             writeln!(out, "  (stopped at an unusable frame: {why})")?;
         }
-        writeln!(out, "newest state, epoch {}:", loaded.epoch)?;
-        print_image(out, &loaded.image, top)?;
+        writeln!(
+            out,
+            "newest state, epoch {} (runtime {:#x}, term {}):",
+            replayed.epoch, replayed.runtime_id, replayed.term
+        )?;
+        print_image(out, &image, top)?;
         let stats = path.join("stats.log");
         if let Ok(text) = std::fs::read_to_string(&stats) {
             let mut pauses: Vec<u64> = text

@@ -224,30 +224,27 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             checkpoint_every,
             dir,
         } => {
+            // The runtime follows the store's chain frame by frame, as a
+            // standby follows its primary: the base is built once and each
+            // delta applied to the heap in place, with one frame decoded at
+            // a time and no image of the whole heap kept beside it.
             let started = std::time::Instant::now();
-            let loaded = store::load(&dir)
-                .with_context(|| format!("reading checkpoints in {}", dir.display()))?;
+            let mut rt = Runtime::new(config(&limits));
+            let replayed = store::replay(&dir, &mut |_, image| rt.follow(&image))
+                .with_context(|| format!("restoring the checkpoints in {}", dir.display()))?;
+            rt.take_over();
             tracing::info!(
-                "loaded epoch {} ({} frames, {} records) in {:.1} ms",
-                loaded.epoch,
-                loaded.frames.len(),
-                loaded.image.objects.len(),
+                "restored epoch {} ({} frames) in {:.1} ms",
+                replayed.epoch,
+                replayed.frames.len(),
                 started.elapsed().as_secs_f64() * 1e3
             );
-            if let Some(why) = &loaded.stopped_at {
+            if let Some(why) = &replayed.stopped_at {
                 eprintln!(
                     "understudy: resuming at epoch {} (a later frame was unusable: {why})",
-                    loaded.epoch
+                    replayed.epoch
                 );
             }
-            let mut rt = Runtime::new(config(&limits));
-            rt.restore(&loaded.image).with_context(|| {
-                format!("restoring epoch {} of {}", loaded.epoch, dir.display())
-            })?;
-            tracing::info!(
-                "runtime built from the image at {:.1} ms",
-                started.elapsed().as_secs_f64() * 1e3
-            );
             let checkpointing = Checkpointing {
                 checkpoint_dir: Some(dir),
                 checkpoint_every,
@@ -257,7 +254,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 metrics: None,
                 insecure_loopback: false,
             };
-            let protection = start_checkpointing(&mut rt, &checkpointing, loaded.runtime_id)?;
+            let protection = start_checkpointing(&mut rt, &checkpointing, replayed.runtime_id)?;
             drive(rt, protection, None)
         }
         Command::Certs { out } => {

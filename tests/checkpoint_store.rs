@@ -259,10 +259,43 @@ fn kill_9_during_checkpoint_writes_leaves_a_readable_store() {
         if round == 0 {
             resume_continues(&dir, loaded.epoch);
         }
+        if round == 1 {
+            inspect_describes(&dir, &loaded);
+        }
         std::fs::remove_dir_all(&dir).unwrap();
     }
     assert_eq!(checked, 8);
     std::fs::remove_dir_all(&script_dir).unwrap();
+}
+
+/// `understudy inspect` lists every frame of the chain and the newest
+/// state; a damaged base is an error naming the file.
+fn inspect_describes(dir: &Path, loaded: &store::Loaded) {
+    let out = understudy().arg("inspect").arg(dir).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let frames = text
+        .lines()
+        .filter(|l| l.contains(" records  term "))
+        .count();
+    assert_eq!(frames, loaded.frames.len(), "{text}");
+    assert!(
+        text.contains(&format!("newest state, epoch {} ", loaded.epoch)),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("{} live objects", loaded.image.objects.len())),
+        "{text}"
+    );
+    let base = &loaded.frames[0].file;
+    let mut bytes = std::fs::read(base).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x40;
+    std::fs::write(base, &bytes).unwrap();
+    let out = understudy().arg("inspect").arg(dir).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&base.display().to_string()), "{err}");
 }
 
 /// `understudy resume` picks the program up and keeps checkpointing.

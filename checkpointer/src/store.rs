@@ -723,22 +723,39 @@ fn scan(dir: &Path) -> Result<Scanned, StoreError> {
     Ok(Scanned { frames, stopped_at })
 }
 
-/// Loads the newest state of the store in `dir`: its base with every valid
-/// delta applied in order.
-pub fn load(dir: &Path) -> Result<Loaded, StoreError> {
+/// What [`replay`] went through.
+#[derive(Debug)]
+pub struct Replayed {
+    pub epoch: u64,
+    pub runtime_id: u64,
+    pub term: u64,
+    pub frames: Vec<FrameInfo>,
+    /// Set when the replay stopped at a frame that failed its checks (a
+    /// torn write at the end of the log): why.
+    pub stopped_at: Option<String>,
+}
+
+/// Goes through the store's chain in order, one frame at a time: the base
+/// (a full image), then every delta of the log that continues it, each
+/// handed to `visit` and dropped before the next is decoded. Stops
+/// quietly at a torn or foreign frame (`stopped_at` says why); an error of
+/// `visit` stops it with that error. O(base + log), with one decoded
+/// frame in memory at a time.
+pub fn replay(
+    dir: &Path,
+    visit: &mut dyn FnMut(&FrameInfo, Image) -> Result<(), ImageError>,
+) -> Result<Replayed, StoreError> {
     let manifest = read_manifest(dir)?;
     let base_path = dir.join(&manifest.base);
-    let file = File::open(&base_path).map_err(io(&base_path))?;
-    // SAFETY: the base is never modified in place (a new base is written
-    // to a temporary file and renamed over), so the mapping stays valid and
-    // unchanged while it is read.
-    let bytes = unsafe { memmap2::Mmap::map(&file) }.map_err(io(&base_path))?;
     let started = std::time::Instant::now();
-    let (header, mut image) = frame::decode(&bytes).map_err(|source| StoreError::Frame {
-        path: base_path.clone(),
-        offset: 0,
-        source,
-    })?;
+    let (header, image, used) = {
+        let bytes = map(&base_path)?;
+        frame::decode_prefix(&bytes).map_err(|source| StoreError::Frame {
+            path: base_path.clone(),
+            offset: 0,
+            source,
+        })?
+    };
     if header.kind != Kind::Full {
         return Err(StoreError::Frame {
             path: base_path,
@@ -749,48 +766,92 @@ pub fn load(dir: &Path) -> Result<Loaded, StoreError> {
             },
         });
     }
-    let mut frames = vec![FrameInfo {
+    let base = FrameInfo {
         header,
         file: base_path,
         offset: 0,
-        bytes: bytes.len() as u64,
-    }];
-    let mut epoch = header.epoch;
-    let mut term = header.term;
-    let log_path = dir.join(&manifest.log);
-    tracing::debug!("base decoded in {:?}", started.elapsed());
-    let (deltas, mut stopped_at) = if log_path.exists() {
-        read_frames(&log_path)?
-    } else {
-        (Vec::new(), None)
+        bytes: used as u64,
     };
-    for (info, delta) in deltas {
-        if info.header.parent_epoch != epoch || info.header.kind != Kind::Delta {
-            stopped_at = Some(format!(
-                "byte {}: {}",
-                info.offset,
+    tracing::debug!("base decoded in {:?}", started.elapsed());
+    visit(&base, image)?;
+    tracing::debug!("base visited at {:?}", started.elapsed());
+    let mut replayed = Replayed {
+        epoch: header.epoch,
+        runtime_id: manifest.runtime_id,
+        term: header.term,
+        frames: vec![base],
+        stopped_at: None,
+    };
+    let log_path = dir.join(&manifest.log);
+    if !log_path.exists() {
+        return Ok(replayed);
+    }
+    // Read, not mapped: a store opened after a torn write cuts its log.
+    let log = fs::read(&log_path).map_err(io(&log_path))?;
+    let mut offset = 0usize;
+    while offset < log.len() {
+        let (header, delta, used) = match frame::decode_prefix(&log[offset..]) {
+            Ok(decoded) => decoded,
+            Err(e) => {
+                replayed.stopped_at = Some(format!("byte {offset}: {e}"));
+                break;
+            }
+        };
+        if header.parent_epoch != replayed.epoch || header.kind != Kind::Delta {
+            replayed.stopped_at = Some(format!(
+                "byte {offset}: {}",
                 FrameError::WrongParent {
-                    expected: epoch,
-                    found: info.header.parent_epoch
+                    expected: replayed.epoch,
+                    found: header.parent_epoch
                 }
             ));
             break;
         }
-        image.apply(delta)?;
-        epoch = info.header.epoch;
-        term = info.header.term;
-        frames.push(info);
+        let info = FrameInfo {
+            header,
+            file: log_path.clone(),
+            offset: offset as u64,
+            bytes: used as u64,
+        };
+        visit(&info, delta)?;
+        replayed.epoch = header.epoch;
+        replayed.term = header.term;
+        replayed.frames.push(info);
+        offset += used;
     }
-    tracing::debug!("log read and applied at {:?}", started.elapsed());
+    tracing::debug!("log visited at {:?}", started.elapsed());
+    Ok(replayed)
+}
+
+/// A read-only mapping of a base file.
+fn map(path: &Path) -> Result<memmap2::Mmap, StoreError> {
+    let file = File::open(path).map_err(io(path))?;
+    // SAFETY: a base is never modified in place (a new base is written to
+    // a temporary file and renamed over), so the mapping stays valid and
+    // unchanged while it is read.
+    unsafe { memmap2::Mmap::map(&file) }.map_err(io(path))
+}
+
+/// Loads the newest state of the store in `dir`: its base with every valid
+/// delta applied in order.
+pub fn load(dir: &Path) -> Result<Loaded, StoreError> {
+    let mut held: Option<Image> = None;
+    let replayed = replay(dir, &mut |_, image| match held.as_mut() {
+        None => {
+            held = Some(image);
+            Ok(())
+        }
+        Some(base) => base.apply(image),
+    })?;
+    let mut image = held.expect("a replay visits the base");
     // Once, not per delta: loading costs O(base + log).
     image.prune();
-    tracing::debug!("pruned at {:?}", started.elapsed());
     Ok(Loaded {
         image,
-        epoch,
-        runtime_id: manifest.runtime_id,
-        term,
-        frames,
-        stopped_at,
+        epoch: replayed.epoch,
+        runtime_id: replayed.runtime_id,
+        term: replayed.term,
+        frames: replayed.frames,
+        stopped_at: replayed.stopped_at,
     })
 }
