@@ -6,11 +6,13 @@
 # 127.0.0.1), side by side in one run. Ratios are to the
 # unreplicated run of the same size; a ratio that falls as N grows is a
 # cost that grows with the heap. Also: the time to load the keys, the
-# epoch acknowledgement latency the primary measured, whether the
+# epoch acknowledgement latency the primary measured while the benchmark
+# ran (from two scrapes of its latency histogram), whether the
 # replica promoted itself while the primary was alive (a false failover),
 # and, once the primary has stopped, the failover: until the replica
-# answers PING on the primary's port, and the part of it spent building
-# the runtime from the image.
+# answers PING on the primary's port, and the part of it spent making the
+# program runnable once the promotion was decided ("hot": the standby held
+# the heap, nothing was rebuilt).
 #
 # Usage: benches/scale.sh   (after cargo build --release)
 # Env:   SIZES="10000 100000 1000000", REQUESTS=N (default 100000), KEEP=1 (keep logs),
@@ -57,7 +59,7 @@ now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 # run_case SIZE MODE: prints "rps_set rps_get rps_incr|load_ms|ack|false_failover"
 run_case() {
   local n=$1 mode=$2
-  local port rport replica_pid="" args=() consistency=output-commit ack=received
+  local port rport mport replica_pid="" args=() consistency=output-commit ack=received
   port=$(free_port tcp)
   case $mode in
     async) consistency=async ;;
@@ -75,8 +77,9 @@ run_case() {
       grep -q "replica listening" "$tmp/replica-$n-$mode.log" && break
       sleep 0.01
     done
+    mport=$(free_port tcp)
     args=(--replicate-to "127.0.0.1:$rport" --certs "$tmp/certs" --consistency "$consistency"
-      --checkpoint-every "$every")
+      --checkpoint-every "$every" --metrics "127.0.0.1:$mport")
   fi
   "$bin" run "${args[@]}" "$root/examples/kv-cache/main.lua" --port "$port" \
     >/dev/null 2>"$tmp/primary-$n-$mode.log" &
@@ -89,9 +92,15 @@ run_case() {
   redis-cli -p "$port" --pipe <"$file" >"$tmp/load-$n-$mode.log"
   load_ms=$(( $(now_ms) - start ))
   local cpu0 cpu1
+  [[ $mode != none ]] && scrape "$mport" >"$tmp/metrics-$n-$mode.before"
   cpu0=$(cpu_ticks "$pid" "$replica_pid")
   out=$(timeout 900 redis-benchmark -p "$port" -t set,get,incr -n "$requests" -c "$clients" -r "$n" -d 100 -q 2>&1 | tr '\r' '\n')
   cpu1=$(cpu_ticks "$pid" "$replica_pid")
+  local window="-"
+  if [[ $mode != none ]]; then
+    scrape "$mport" >"$tmp/metrics-$n-$mode.after"
+    window=$(window_latency "$tmp/metrics-$n-$mode.before" "$tmp/metrics-$n-$mode.after")
+  fi
   if grep -qi error <<<"$out"; then
     echo "scale.sh: errors in $n $mode: $out" >&2
     exit 1
@@ -114,12 +123,42 @@ run_case() {
     kill -9 "$replica_pid" 2>/dev/null || true
     wait "$replica_pid" 2>/dev/null || true
   fi
-  local rps ack
+  local rps
   rps=$(grep "requests per second" <<<"$out" | sed -E 's/^ *([A-Z]+): ([0-9.]+) requests.*/\2/' | tr '\n' ' ')
-  ack=$(grep -o "ack latency median [0-9.]* ms, p99 [0-9.]* ms" "$tmp/primary-$n-$mode.log" || echo "-")
   # CPU of primary + replica per request, microseconds (3 tests of N).
   local cpu_us=$(( (cpu1 - cpu0) * 1000000 / $(getconf CLK_TCK) / (3 * requests) ))
-  echo "$rps|$load_ms|$ack|$promoted|$cpu_us|$failover"
+  echo "$rps|$load_ms|$window|$promoted|$cpu_us|$failover"
+}
+
+# scrape PORT: the primary's metrics.
+scrape() {
+  python3 -c 'import sys,urllib.request; sys.stdout.write(urllib.request.urlopen("http://127.0.0.1:%s/metrics" % sys.argv[1], timeout=5).read().decode())' "$1"
+}
+
+# window_latency BEFORE AFTER: p50 and p99 of the epochs acknowledged
+# between two scrapes, from the latency histogram (as bucket bounds).
+window_latency() {
+  python3 - "$1" "$2" <<'PY'
+import re, sys
+def buckets(path):
+    out = {}
+    for line in open(path):
+        m = re.match(r'understudy_ack_latency_seconds_bucket\{le="([^"]+)"\} (\d+)', line)
+        if m:
+            out[m.group(1)] = int(m.group(2))
+    return out
+a, b = buckets(sys.argv[1]), buckets(sys.argv[2])
+bounds = [k for k in b]
+counts = [b[k] - a.get(k, 0) for k in bounds]
+total = counts[-1]
+if total == 0:
+    print("-"); sys.exit()
+def q(p):
+    for k, c in zip(bounds, counts):
+        if c >= p * total:
+            return "> 10 s" if k == "+Inf" else "<= %g ms" % (float(k) * 1e3)
+print("%d epochs, p50 %s, p99 %s" % (total, q(0.5), q(0.99)))
+PY
 }
 
 # cpu_ticks PID...: user + system CPU of these processes, in clock ticks.
@@ -135,7 +174,7 @@ cpu_ticks() {
   echo "$total"
 }
 
-echo "| keys | mode | load s | SET req/s | GET req/s | INCR req/s | ratio (geomean) | CPU µs/req | epoch ack latency | false failover | failover |"
+echo "| keys | mode | load s | SET req/s | GET req/s | INCR req/s | ratio (geomean) | CPU µs/req | epoch ack latency during the benchmark | false failover | failover |"
 echo "|---:|---|---:|---:|---:|---:|---:|---:|---|---|---|"
 for n in $sizes; do
   base=""

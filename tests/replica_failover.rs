@@ -449,6 +449,14 @@ fn both_sides_serve_prometheus_metrics() {
     assert!(value(&p, "understudy_epochs_acked") >= 2.0);
     assert_eq!(value(&p, "understudy_replication_connected"), 1.0);
     assert!(value(&p, "understudy_replication_bytes_sent_total") > 0.0);
+    // The latency histogram counts every acknowledged epoch, cumulatively.
+    let count = value(&p, "understudy_ack_latency_seconds_count");
+    assert!(count >= 2.0, "{p}");
+    assert_eq!(
+        value(&p, "understudy_ack_latency_seconds_bucket{le=\"+Inf\"}"),
+        count
+    );
+    assert!(value(&p, "understudy_ack_latency_seconds_bucket{le=\"0.0005\"}") <= count);
     let r = scrape(&replica_metrics);
     assert_eq!(value(&r, "understudy_role"), 0.0);
     assert_eq!(value(&r, "understudy_term"), 1.0);

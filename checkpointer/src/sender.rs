@@ -53,7 +53,16 @@ pub struct Progress {
         std::collections::BTreeMap<u64, std::time::Instant>,
         Vec<Duration>,
     )>,
+    /// The same latencies counted into [`ACK_LATENCY_BUCKETS`] (the last
+    /// counter: above them all), so that a scraper can tell the latencies
+    /// of any window from two scrapes.
+    latency_buckets: [AtomicU64; ACK_LATENCY_BUCKETS.len() + 1],
 }
+
+/// Upper bounds of the acknowledgement latency histogram, in seconds.
+pub const ACK_LATENCY_BUCKETS: [f64; 14] = [
+    0.000_5, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0,
+];
 
 impl Progress {
     fn submitted_at(&self, epoch: u64) {
@@ -68,7 +77,13 @@ impl Progress {
         let covered: Vec<u64> = pending.range(..=epoch).map(|(e, _)| *e).collect();
         for e in covered {
             if let Some(at) = pending.remove(&e) {
-                done.push(at.elapsed());
+                let latency = at.elapsed();
+                let bucket = ACK_LATENCY_BUCKETS
+                    .iter()
+                    .position(|le| latency.as_secs_f64() <= *le)
+                    .unwrap_or(ACK_LATENCY_BUCKETS.len());
+                self.latency_buckets[bucket].fetch_add(1, Ordering::Relaxed);
+                done.push(latency);
             }
         }
     }
@@ -150,6 +165,23 @@ impl Progress {
                 "99th percentile time from checkpoint to acknowledgement",
                 p99.as_secs_f64(),
             );
+        }
+        // A cumulative histogram, as Prometheus has it.
+        {
+            use std::fmt::Write;
+            let name = "understudy_ack_latency_seconds";
+            let _ = writeln!(
+                out,
+                "# HELP {name} Time from checkpoint to acknowledgement\n# TYPE {name} histogram"
+            );
+            let mut count = 0;
+            for (i, le) in ACK_LATENCY_BUCKETS.iter().enumerate() {
+                count += self.latency_buckets[i].load(Ordering::Relaxed);
+                let _ = writeln!(out, "{name}_bucket{{le=\"{le}\"}} {count}");
+            }
+            count += self.latency_buckets[ACK_LATENCY_BUCKETS.len()].load(Ordering::Relaxed);
+            let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
+            let _ = writeln!(out, "{name}_count {count}");
         }
         out
     }
