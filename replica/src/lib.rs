@@ -228,11 +228,23 @@ impl Takeover {
     }
 }
 
+/// A frame the standby accepted, for the runtime following it: a small
+/// one as its image, copied from the one the standby decoded (cheaper than
+/// decoding it again), a large one as bytes, decoded on the follower's
+/// thread rather than copied on the acknowledgement path.
+enum Accepted {
+    Image(Box<Image>),
+    Frame(Vec<u8>),
+}
+
 /// Applies a frame the standby accepted to the runtime following it.
-fn follow_frame(rt: &mut Runtime, bytes: &[u8]) {
-    let result = frame::decode(bytes)
-        .map_err(|e| e.to_string())
-        .and_then(|(_, image)| rt.follow(&image).map_err(|e| e.to_string()));
+fn follow_frame(rt: &mut Runtime, accepted: Accepted) {
+    let result = match accepted {
+        Accepted::Image(image) => rt.follow(&image).map_err(|e| e.to_string()),
+        Accepted::Frame(bytes) => frame::decode(&bytes)
+            .map_err(|e| e.to_string())
+            .and_then(|(_, image)| rt.follow(&image).map_err(|e| e.to_string())),
+    };
     if let Err(e) = result {
         tracing::warn!(
             "the program could not follow a frame (it will be rebuilt at takeover): {e}"
@@ -281,19 +293,19 @@ pub async fn stand_by(
     serve_on: &[(String, String)],
     rt: &mut Runtime,
 ) -> Result<Takeover, StandbyError> {
-    let (accepted_tx, mut accepted) = mpsc::unbounded_channel::<Vec<u8>>();
+    let (accepted_tx, mut accepted) = mpsc::unbounded_channel::<Accepted>();
     let mut serving = tokio::spawn(serve(standby, endpoint, config, accepted_tx));
     let served = loop {
         tokio::select! {
             biased;
             done = &mut serving => break done,
-            Some(bytes) = accepted.recv() => follow_frame(rt, &bytes),
+            Some(frame) = accepted.recv() => follow_frame(rt, frame),
         }
     };
     let mut takeover = served.map_err(|e| StandbyError::Io(std::io::Error::other(e)))??;
     // Frames accepted before the promotion, not yet followed.
-    while let Ok(bytes) = accepted.try_recv() {
-        follow_frame(rt, &bytes);
+    while let Ok(frame) = accepted.try_recv() {
+        follow_frame(rt, frame);
     }
     takeover.serve_on = serve_on.to_vec();
     Ok(takeover)
@@ -305,7 +317,7 @@ async fn serve(
     standby: Standby,
     endpoint: quinn::Endpoint,
     config: StandbyConfig,
-    accepted: mpsc::UnboundedSender<Vec<u8>>,
+    accepted: mpsc::UnboundedSender<Accepted>,
 ) -> Result<Takeover, StandbyError> {
     let Standby {
         mut machine,
@@ -372,11 +384,20 @@ async fn serve(
                     Input::Control(link, msg, at) => machine.handle_control(link, msg, at),
                     Input::Frame(link, bytes, decoded, at) => {
                         let held = (machine.runtime_id(), machine.epoch());
-                        let header = decoded.as_ref().as_ref().ok().map(|(h, _)| (h.runtime_id, h.epoch));
+                        let (header, copy) = match decoded.as_ref() {
+                            Ok((h, image)) => (
+                                Some((h.runtime_id, h.epoch)),
+                                (bytes.len() <= INLINE_DECODE_BYTES).then(|| image.clone()),
+                            ),
+                            Err(_) => (None, None),
+                        };
                         machine.handle_decoded_frame(link, &bytes, *decoded, at);
                         let now = (machine.runtime_id(), machine.epoch());
                         if now != held && Some(now) == header {
-                            let _ = accepted.send(bytes);
+                            let _ = accepted.send(match copy {
+                                Some(image) => Accepted::Image(Box::new(image)),
+                                None => Accepted::Frame(bytes),
+                            });
                         }
                     }
                     Input::Closed(link, why) => {

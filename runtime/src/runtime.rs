@@ -928,21 +928,19 @@ impl Runtime {
         self.following
     }
 
-    /// The index of a followed heap keeps every object it ever held: once
-    /// it has doubled, it is cut to what is reachable. O(heap) then, O(1)
-    /// amortised per object added.
+    /// The index of a followed heap keeps an entry for every object it
+    /// held until it is swept: once it has doubled, the entries of objects
+    /// the collector freed are dropped. O(index) then, O(1) amortised per
+    /// object added.
     fn prune_followed(&mut self) {
-        const MIN_PRUNED: usize = 1 << 16;
+        const MIN_SWEPT: usize = 1 << 16;
         let len = self.arena.mutate(|_, state| state.index.borrow().len());
-        if len < 2 * self.followed_len.max(MIN_PRUNED) {
+        if len < 2 * self.followed_len.max(MIN_SWEPT) {
             return;
         }
-        self.followed_len = self.arena.mutate(|mc, state| {
-            let live = crate::image::snapshot(Ctx { mc, state }).objects;
-            let mut index = state.index.borrow_mut(mc);
-            index.retain(|id, _| live.contains_key(id));
-            index.len()
-        });
+        self.followed_len = self
+            .arena
+            .mutate(|mc, state| state.index.borrow_mut(mc).sweep());
     }
 
     /// Listeners recorded at an address of `mapping` (old, new) re-open
@@ -954,7 +952,7 @@ impl Runtime {
         }
         self.arena.mutate(|mc, state| {
             let mut moved = 0;
-            for r in state.index.borrow().values() {
+            for r in state.index.borrow().objects(mc) {
                 let crate::image::HeapRef::UserData(u) = r else {
                     continue;
                 };
@@ -1343,6 +1341,13 @@ impl Runtime {
             }
         }
         fallback()
+    }
+
+    /// Collects all garbage now (what `collectgarbage("collect")` does
+    /// from Lua), for a host between runs, or a heap that follows a
+    /// primary.
+    pub fn collect_garbage(&mut self) {
+        self.full_collect();
     }
 
     /// A complete collection. Finishing the cycle in progress is not

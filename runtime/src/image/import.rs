@@ -17,7 +17,7 @@ use std::collections::HashMap as StdHashMap;
 use std::rc::Rc;
 use std::sync::{Mutex, OnceLock};
 
-use gc_arena::{lock::RefLock, Gc, Mutation};
+use gc_arena::{lock::RefLock, Collect, Gc, Mutation};
 
 use super::*;
 use crate::compiler::proto::{Constant, FunctionProto};
@@ -51,25 +51,65 @@ fn static_name(name: &str) -> &'static str {
 }
 
 /// Every object of a heap rebuilt from images, by id: what deltas refer
-/// to. Held only while the heap follows a primary; it keeps what it holds
-/// alive, so it is pruned to what is reachable as it grows.
-pub(crate) type ObjectIndex<'gc> =
-    std::collections::HashMap<u64, HeapRef<'gc>, hashbrown::DefaultHashBuilder>;
+/// to. Held only while the heap follows a primary. It does not keep the
+/// objects alive: the collector frees what the program no longer reaches
+/// (a delta never refers to such an object again: ids are never reused),
+/// and [`ObjectIndex::sweep`] drops their entries.
+#[derive(Default, Collect)]
+#[collect(no_drop)]
+pub(crate) struct ObjectIndex<'gc> {
+    map: std::collections::HashMap<u64, WeakRef<'gc>, hashbrown::DefaultHashBuilder>,
+}
 
-impl<'gc> Held for ObjectIndex<'gc> {
+impl<'gc> ObjectIndex<'gc> {
+    pub(crate) fn get(&self, mc: &Mutation<'gc>, id: u64) -> Option<HeapRef<'gc>> {
+        self.map.get(&id)?.upgrade(mc)
+    }
+
+    fn insert(&mut self, id: u64, object: HeapRef<'gc>) {
+        self.map.insert(id, object.downgrade());
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Drops the entries of objects the collector freed; how many remain.
+    /// O(index).
+    pub(crate) fn sweep(&mut self) -> usize {
+        self.map.retain(|_, w| !w.is_dropped());
+        self.map.len()
+    }
+
+    /// The objects still alive.
+    pub(crate) fn objects<'a>(
+        &'a self,
+        mc: &'a Mutation<'gc>,
+    ) -> impl Iterator<Item = HeapRef<'gc>> + 'a {
+        self.map.values().filter_map(move |w| w.upgrade(mc))
+    }
+}
+
+/// The index as a check of deltas sees it.
+struct IndexView<'a, 'gc> {
+    index: &'a ObjectIndex<'gc>,
+    mc: &'a Mutation<'gc>,
+}
+
+impl<'gc> Held for IndexView<'_, 'gc> {
     fn kind(&self, id: u64) -> Option<&'static str> {
-        self.get(&id).map(|r| r.kind())
+        self.index.get(self.mc, id).map(|r| r.kind())
     }
 
     fn closure_code(&self, id: u64) -> Option<(usize, u16)> {
-        match self.get(&id) {
+        match self.index.get(self.mc, id) {
             Some(HeapRef::Closure(c)) => Some((c.proto.code.len(), c.proto.max_stack)),
             _ => None,
         }
     }
 
     fn proto_code(&self, id: u64) -> Option<(usize, u16)> {
-        match self.get(&id) {
+        match self.index.get(self.mc, id) {
             Some(HeapRef::Proto(p)) => Some((p.code.len(), p.max_stack)),
             _ => None,
         }
@@ -89,8 +129,8 @@ struct Build<'gc, 'a> {
 macro_rules! held {
     ($name:ident, $variant:ident, $ty:ty) => {
         fn $name(&self, id: u64) -> $ty {
-            match self.index.get(&id) {
-                Some(HeapRef::$variant(x)) => *x,
+            match self.index.get(self.mc, id) {
+                Some(HeapRef::$variant(x)) => x,
                 _ => unreachable!("validated: {id} is a {}", stringify!($name)),
             }
         }
@@ -112,13 +152,13 @@ impl<'gc, 'a> Build<'gc, 'a> {
             Val::Bool(b) => Value::Boolean(b),
             Val::Int(i) => Value::Integer(i),
             Val::Num(f) => Value::Number(f),
-            Val::Ref(id) => match self.index.get(&id) {
-                Some(HeapRef::Str(s)) => Value::String(*s),
-                Some(HeapRef::Table(t)) => Value::Table(*t),
-                Some(HeapRef::Closure(c)) => Value::Closure(*c),
-                Some(HeapRef::Native(n)) => Value::Native(*n),
-                Some(HeapRef::Thread(t)) => Value::Thread(*t),
-                Some(HeapRef::UserData(u)) => Value::UserData(*u),
+            Val::Ref(id) => match self.index.get(self.mc, id) {
+                Some(HeapRef::Str(s)) => Value::String(s),
+                Some(HeapRef::Table(t)) => Value::Table(t),
+                Some(HeapRef::Closure(c)) => Value::Closure(c),
+                Some(HeapRef::Native(n)) => Value::Native(n),
+                Some(HeapRef::Thread(t)) => Value::Thread(t),
+                Some(HeapRef::UserData(u)) => Value::UserData(u),
                 // Only prototypes, upvalues, channels and tasks are not
                 // values; a reference to one in a value slot reads as nil.
                 _ => Value::Nil,
@@ -131,8 +171,8 @@ impl<'gc, 'a> Build<'gc, 'a> {
     }
 
     fn proto(&mut self, id: u64) -> Gc<'gc, Proto<'gc>> {
-        if let Some(HeapRef::Proto(p)) = self.index.get(&id) {
-            return *p;
+        if let Some(HeapRef::Proto(p)) = self.index.get(self.mc, id) {
+            return p;
         }
         let Some(Object::Proto(r)) = self.image.objects.get(&id) else {
             unreachable!("validated: {id} is a prototype")
@@ -182,8 +222,8 @@ impl<'gc, 'a> Build<'gc, 'a> {
 
     /// Natives may hold other natives as upvalues: made on demand.
     fn native(&mut self, id: u64) -> Gc<'gc, Native<'gc>> {
-        if let Some(HeapRef::Native(n)) = self.index.get(&id) {
-            return *n;
+        if let Some(HeapRef::Native(n)) = self.index.get(self.mc, id) {
+            return n;
         }
         let Some(Object::Native { name, upvalues }) = self.image.objects.get(&id) else {
             unreachable!("validated: {id} is a native")
@@ -256,7 +296,7 @@ impl<'gc, 'a> Build<'gc, 'a> {
         let image = self.image;
         // Strings, then shells of everything mutable not held yet.
         for (&id, obj) in &image.objects {
-            if self.index.contains_key(&id) {
+            if self.index.get(self.mc, id).is_some() {
                 continue;
             }
             let mc = self.mc;
@@ -311,7 +351,7 @@ impl<'gc, 'a> Build<'gc, 'a> {
                 Object::Proto(_) => {
                     self.proto(id);
                 }
-                Object::Closure { proto, upvalues } if !self.index.contains_key(&id) => {
+                Object::Closure { proto, upvalues } if self.index.get(self.mc, id).is_none() => {
                     let proto = self.proto(*proto);
                     let c = Gc::new(
                         self.mc,
@@ -332,7 +372,7 @@ impl<'gc, 'a> Build<'gc, 'a> {
                     self.native(id);
                 }
                 Object::UserData { meta, kind } => {
-                    if let Some(HeapRef::UserData(held)) = self.index.get(&id) {
+                    if let Some(HeapRef::UserData(held)) = self.index.get(self.mc, id) {
                         // Only a resource's state changes.
                         if let (UserKind::Resource(r), UserKindRecord::Resource { closed, .. }) =
                             (&held.kind, kind)
@@ -539,8 +579,8 @@ pub fn restore_state<'gc>(
     let interner: InternerRef<'gc> = Gc::new(mc, RefLock::new(Interner::default()));
     let index = state.index;
     let mut index = index.borrow_mut(mc);
-    index.clear();
-    index.reserve(image.objects.len());
+    *index = ObjectIndex::default();
+    index.map.reserve(image.objects.len());
     let mut b = Build {
         mc,
         image,
@@ -572,7 +612,8 @@ pub(crate) fn follow_delta<'gc>(
     resolve: NativeResolver<'_>,
 ) -> Result<(), ImageError> {
     let mut index = state.index.borrow_mut(mc);
-    super::validate_delta(delta, &*index, &|name| resolve(name).is_some())?;
+    let view = IndexView { index: &index, mc };
+    super::validate_delta(delta, &view, &|name| resolve(name).is_some())?;
     let root = &delta.root;
     let same = |held: u64, now: u64| held == now;
     if !same(state.globals.id(), root.globals)

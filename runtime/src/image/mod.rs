@@ -23,7 +23,8 @@ pub(crate) use import::{follow_delta, ObjectIndex};
 
 use std::collections::BTreeMap;
 
-use gc_arena::{Collect, Gc};
+use gc_arena::lock::RefLock;
+use gc_arena::{Collect, Gc, GcWeak, Mutation};
 use serde::{Deserialize, Serialize};
 
 use crate::compiler::opcode::Op;
@@ -50,6 +51,55 @@ pub(crate) enum HeapRef<'gc> {
     Task(Task<'gc>),
 }
 
+/// A [`HeapRef`] that does not keep its object alive.
+#[derive(Clone, Copy, Collect)]
+#[collect(no_drop)]
+pub(crate) enum WeakRef<'gc> {
+    Str(GcWeak<'gc, crate::value::StrData>),
+    Proto(GcWeak<'gc, Proto<'gc>>),
+    Closure(GcWeak<'gc, Closure<'gc>>),
+    Native(GcWeak<'gc, Native<'gc>>),
+    Upvalue(GcWeak<'gc, RefLock<crate::thread::Upvalue<'gc>>>),
+    Table(GcWeak<'gc, RefLock<crate::table::TableData<'gc>>>),
+    Thread(GcWeak<'gc, RefLock<crate::thread::ThreadState<'gc>>>),
+    UserData(GcWeak<'gc, UserData<'gc>>),
+    Channel(GcWeak<'gc, RefLock<crate::sched::chan::ChannelState<'gc>>>),
+    Task(GcWeak<'gc, RefLock<crate::sched::TaskState<'gc>>>),
+}
+
+impl<'gc> WeakRef<'gc> {
+    pub(crate) fn upgrade(self, mc: &Mutation<'gc>) -> Option<HeapRef<'gc>> {
+        Some(match self {
+            WeakRef::Str(w) => HeapRef::Str(LuaStr(w.upgrade(mc)?)),
+            WeakRef::Proto(w) => HeapRef::Proto(w.upgrade(mc)?),
+            WeakRef::Closure(w) => HeapRef::Closure(w.upgrade(mc)?),
+            WeakRef::Native(w) => HeapRef::Native(w.upgrade(mc)?),
+            WeakRef::Upvalue(w) => HeapRef::Upvalue(w.upgrade(mc)?),
+            WeakRef::Table(w) => HeapRef::Table(Table(w.upgrade(mc)?)),
+            WeakRef::Thread(w) => HeapRef::Thread(Thread(w.upgrade(mc)?)),
+            WeakRef::UserData(w) => HeapRef::UserData(w.upgrade(mc)?),
+            WeakRef::Channel(w) => HeapRef::Channel(w.upgrade(mc)?),
+            WeakRef::Task(w) => HeapRef::Task(w.upgrade(mc)?),
+        })
+    }
+
+    /// Whether the collector has freed the object.
+    pub(crate) fn is_dropped(self) -> bool {
+        match self {
+            WeakRef::Str(w) => w.is_dropped(),
+            WeakRef::Proto(w) => w.is_dropped(),
+            WeakRef::Closure(w) => w.is_dropped(),
+            WeakRef::Native(w) => w.is_dropped(),
+            WeakRef::Upvalue(w) => w.is_dropped(),
+            WeakRef::Table(w) => w.is_dropped(),
+            WeakRef::Thread(w) => w.is_dropped(),
+            WeakRef::UserData(w) => w.is_dropped(),
+            WeakRef::Channel(w) => w.is_dropped(),
+            WeakRef::Task(w) => w.is_dropped(),
+        }
+    }
+}
+
 impl<'gc> HeapRef<'gc> {
     pub(crate) fn id(self) -> u64 {
         match self {
@@ -63,6 +113,21 @@ impl<'gc> HeapRef<'gc> {
             HeapRef::UserData(u) => u.id,
             HeapRef::Channel(c) => c.borrow().id,
             HeapRef::Task(t) => t.borrow().oid,
+        }
+    }
+
+    pub(crate) fn downgrade(self) -> WeakRef<'gc> {
+        match self {
+            HeapRef::Str(s) => WeakRef::Str(Gc::downgrade(s.0)),
+            HeapRef::Proto(p) => WeakRef::Proto(Gc::downgrade(p)),
+            HeapRef::Closure(c) => WeakRef::Closure(Gc::downgrade(c)),
+            HeapRef::Native(n) => WeakRef::Native(Gc::downgrade(n)),
+            HeapRef::Upvalue(u) => WeakRef::Upvalue(Gc::downgrade(u)),
+            HeapRef::Table(t) => WeakRef::Table(Gc::downgrade(t.0)),
+            HeapRef::Thread(t) => WeakRef::Thread(Gc::downgrade(t.0)),
+            HeapRef::UserData(u) => WeakRef::UserData(Gc::downgrade(u)),
+            HeapRef::Channel(c) => WeakRef::Channel(Gc::downgrade(c)),
+            HeapRef::Task(t) => WeakRef::Task(Gc::downgrade(t)),
         }
     }
 
