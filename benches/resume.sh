@@ -50,13 +50,14 @@ PY
   timeout "$duration" redis-benchmark -p "$port" -t set -n 1000000000 -c 50 -r "$n" -d 100 -q \
     >"$tmp/bench-$n.log" 2>&1 || true
   # Its progress line gives the overall rate: SETs done = rate x duration.
-  rate=$(tr '\r' '\n' <"$tmp/bench-$n.log" | grep -o "overall: [0-9.]*" | tail -1 | cut -d' ' -f2)
+  rate=$(tr '\r' '\n' <"$tmp/bench-$n.log" | grep -o "rps=[0-9.]* (overall: [0-9.]*)" | tail -1 |
+    grep -o "overall: [0-9.]*" | cut -d' ' -f2)
   sets=$(awk "BEGIN{printf \"%d\", ${rate:-0} * $duration}")
   kill -9 "$pid"
   wait "$pid" 2>/dev/null || true
   size=$(du -sh "$dir" | cut -f1)
   start=$(now_ms)
-  "$bin" resume "$dir" >/dev/null 2>"$tmp/resume-$n.log" &
+  RUST_LOG=info "$bin" resume "$dir" >/dev/null 2>"$tmp/resume-$n.log" &
   rpid=$!
   pids+=("$rpid")
   wait_ping "$port" 300
