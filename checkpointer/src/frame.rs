@@ -264,6 +264,16 @@ pub fn decode_prefix(bytes: &[u8]) -> Result<(Header, Image, usize), FrameError>
     Ok((header, image, len))
 }
 
+/// Checks exactly one frame (header, length, body checksum) without
+/// decoding its body.
+pub fn check(bytes: &[u8]) -> Result<Header, FrameError> {
+    let (header, used) = check_prefix(bytes)?;
+    if used != bytes.len() {
+        return Err(FrameError::TrailingBytes((bytes.len() - used) as u64));
+    }
+    Ok(header)
+}
+
 /// Decodes exactly one frame.
 pub fn decode(bytes: &[u8]) -> Result<(Header, Image), FrameError> {
     let (header, image, used) = decode_prefix(bytes)?;

@@ -263,6 +263,12 @@ impl Store {
         self.epoch
     }
 
+    /// The runtime whose chain the store holds and the epoch of its newest
+    /// frame (None: empty). Read from the frames' headers at open.
+    pub fn chain(&self) -> Option<(u64, u64)> {
+        self.chain_runtime_id.map(|id| (id, self.epoch))
+    }
+
     /// Whether the newest frame held is runtime `runtime_id`'s image of
     /// `epoch`, so that its next delta can follow (a resumed or promoted
     /// program that continues the chain instead of writing a full image).

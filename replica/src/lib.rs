@@ -1,10 +1,11 @@
 //! Understudy's hot standby. It accepts a primary over QUIC (mutual TLS),
 //! and runs the protocol's standby machine
 //! ([`understudy_checkpointer::protocol::Standby`]) over its data
-//! directory: each frame is checked, persisted, applied and acknowledged.
-//! When the primary is silent for longer than the failure timeout (no
-//! bytes at all, on either stream), the machine promotes: the term is
-//! bumped and persisted, and the program resumes from the image, its
+//! directory: each frame is checked, persisted and acknowledged, and a
+//! runtime follows it, so that the program's heap is held materialised,
+//! once. When the primary is silent for longer than the failure timeout
+//! (no bytes at all, on either stream), the machine promotes: the term is
+//! bumped and persisted, and the program resumes where it stood, its
 //! listeners re-opening on their addresses.
 //!
 //! This file is the driver: it moves bytes between quinn and the machine
@@ -17,14 +18,13 @@ use std::sync::atomic::Ordering::SeqCst;
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
-use understudy_checkpointer::frame::{self, FrameError, Header};
+use understudy_checkpointer::frame;
 use understudy_checkpointer::protocol::wire::{self, Framer, ToPrimary, ToStandby};
 use understudy_checkpointer::protocol::{
     self, DirStorage, LinkId, StandbyConfig, StandbyEvent, StorageError,
 };
 use understudy_checkpointer::replication::{self, Certs, LinkError};
-use understudy_checkpointer::store::Store;
-use understudy_runtime::image::{Image, ImageError};
+use understudy_checkpointer::store::{self, Store, StoreError};
 use understudy_runtime::Runtime;
 
 /// The standby's counters, shared with the metrics endpoint.
@@ -90,7 +90,9 @@ impl Metrics {
     }
 }
 
-/// What the standby holds: the protocol machine over the data directory.
+/// What the standby holds: the protocol machine over the data directory,
+/// which keeps where the chain ends (the records are kept by the runtime
+/// that [`stand_by`] makes follow it).
 pub struct Standby {
     machine: protocol::Standby<DirStorage>,
     pub metrics: std::sync::Arc<Metrics>,
@@ -102,14 +104,17 @@ pub enum StandbyError {
     Storage(#[from] StorageError),
     #[error(transparent)]
     Link(#[from] LinkError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
 
 impl Standby {
-    /// Opens the data directory, picking up the image and term it holds.
+    /// Opens the data directory, picking up where its chain ends and the
+    /// term (the records are read by [`stand_by`], into the runtime).
     pub fn open(dir: &Path) -> Result<Standby, StandbyError> {
-        let machine = protocol::Standby::open(
+        let machine = protocol::Standby::open_for_follower(
             DirStorage::open(dir)?,
             StandbyConfig::default(),
             Instant::now(),
@@ -128,12 +133,8 @@ impl Standby {
         self.machine.term()
     }
 
-    pub fn image(&self) -> Option<&Image> {
-        self.machine.image()
-    }
-
-    /// Checks, persists and applies one frame outside any link (its own
-    /// term is taken as is); returns the new epoch. A frame that does not
+    /// Checks and persists one frame outside any link (its own term is
+    /// taken as is); returns the new epoch. A frame that does not
     /// follow what the standby holds (a replayed or out-of-order delta, a
     /// delta of another runtime) is refused and changes nothing.
     pub fn apply_frame(&mut self, bytes: &[u8]) -> Result<u64, String> {
@@ -162,13 +163,11 @@ impl Standby {
     }
 }
 
-/// What a promotion hands over: the term, the epoch taken over, the
-/// image (for a runtime that does not hold that epoch already), the store
-/// to keep writing to, and the endpoint (kept to turn away primaries of
+/// What a promotion hands over: the term, the epoch taken over, the store
+/// to keep writing to (and to rebuild the program from, should the runtime
+/// not hold that epoch), and the endpoint (kept to turn away primaries of
 /// older terms).
 pub struct Takeover {
-    /// Taken by a resume that rebuilds the program.
-    image: Option<Image>,
     pub term: u64,
     pub epoch: u64,
     /// The primary's runtime, whose chain of images the store holds.
@@ -192,34 +191,24 @@ pub struct Resumed {
 
 impl Takeover {
     /// Makes the program in `rt` runnable at the epoch taken over. `rt`
-    /// is the runtime [`stand_by`] kept following the standby's images;
-    /// if it does not hold that epoch (a delta it could not follow), it is
-    /// rebuilt from the image, with the same natives the primary
+    /// is the runtime [`stand_by`] kept following the standby's frames; if
+    /// it does not hold that epoch (a delta it could not follow), it is
+    /// rebuilt from the store, with the same natives the primary
     /// registered (they are bound by name). Also starts turning away old
     /// primaries (needs a tokio runtime).
-    pub fn resume(&mut self, rt: &mut Runtime) -> Result<Resumed, ImageError> {
+    pub fn resume(&mut self, rt: &mut Runtime) -> Result<Resumed, StandbyError> {
         let hot = rt.following() == Some(self.epoch);
-        let moved = if hot {
-            let moved = rt.move_listeners(&self.serve_on);
-            rt.take_over();
-            moved
-        } else {
-            if let Some(e) = rt.following() {
-                tracing::warn!(
-                    "the program followed epoch {e}, not {}: rebuilding it from the image",
-                    self.epoch
-                );
-            }
-            let Some(mut image) = self.image.take() else {
-                return Err(ImageError::Invalid(
-                    "this takeover has resumed already".into(),
-                ));
-            };
-            image.prune();
-            let moved = serve_on_addresses(&mut image, &self.serve_on);
-            rt.restore(&image)?;
-            moved
-        };
+        if !hot {
+            tracing::warn!(
+                "the program followed epoch {}, not {}: rebuilding it from the store",
+                rt.following().unwrap_or(0),
+                self.epoch
+            );
+            self.store.finish_compaction();
+            follow_store(self.store.dir(), self.epoch, rt)?;
+        }
+        let moved = rt.move_listeners(&self.serve_on);
+        rt.take_over();
         tokio::spawn(fence(self.endpoint.clone(), self.term));
         Ok(Resumed {
             hot,
@@ -228,33 +217,44 @@ impl Takeover {
     }
 }
 
-/// A frame the standby accepted, for the runtime following it: a small
-/// one as its image, copied from the one the standby decoded (cheaper than
-/// decoding it again), a large one as bytes, decoded on the follower's
-/// thread rather than copied on the acknowledgement path.
-enum Accepted {
-    Image(Box<Image>),
-    Frame(Vec<u8>),
+/// Makes `rt` follow the chain a store in `dir` holds, up to `epoch`.
+fn follow_store(dir: &Path, epoch: u64, rt: &mut Runtime) -> Result<(), StandbyError> {
+    let started = Instant::now();
+    let replayed = store::replay(dir, &mut |_, image| rt.follow(&image))?;
+    if replayed.epoch != epoch {
+        return Err(StandbyError::Storage(StorageError(format!(
+            "{}: the chain replays to epoch {}, the standby holds epoch {epoch}{}",
+            dir.display(),
+            replayed.epoch,
+            replayed
+                .stopped_at
+                .map(|why| format!(" (stopped at {why})"))
+                .unwrap_or_default()
+        ))));
+    }
+    tracing::info!(
+        "the program follows epoch {epoch} ({} frames read in {:.1} ms)",
+        replayed.frames.len(),
+        started.elapsed().as_secs_f64() * 1e3
+    );
+    Ok(())
 }
 
-/// Applies a frame the standby accepted to the runtime following it.
-fn follow_frame(rt: &mut Runtime, accepted: Accepted) {
-    let result = match accepted {
-        Accepted::Image(image) => rt.follow(&image).map_err(|e| e.to_string()),
-        Accepted::Frame(bytes) => frame::decode(&bytes)
-            .map_err(|e| e.to_string())
-            .and_then(|(_, image)| rt.follow(&image).map_err(|e| e.to_string())),
-    };
+/// Applies a frame the standby accepted to the runtime following it: the
+/// frame is decoded here, on the follower's thread, and its references
+/// are checked as it is applied. One the runtime cannot follow leaves it
+/// at the epoch it held; the program is then rebuilt from the store at
+/// takeover.
+fn follow_frame(rt: &mut Runtime, bytes: Vec<u8>) {
+    let result = frame::decode(&bytes)
+        .map_err(|e| e.to_string())
+        .and_then(|(_, image)| rt.follow(&image).map_err(|e| e.to_string()));
     if let Err(e) = result {
         tracing::warn!(
             "the program could not follow a frame (it will be rebuilt at takeover): {e}"
         );
     }
 }
-
-/// Frames up to this size are decoded on the link's reader, larger ones
-/// on the blocking pool.
-const INLINE_DECODE_BYTES: usize = 64 << 10;
 
 /// What the connection tasks tell the standby's loop.
 enum Input {
@@ -265,13 +265,8 @@ enum Input {
     },
     Bytes(LinkId, Instant),
     Control(LinkId, ToStandby, Instant),
-    /// A whole frame, decoded by the link's reader.
-    Frame(
-        LinkId,
-        Vec<u8>,
-        Box<Result<(Header, Image), FrameError>>,
-        Instant,
-    ),
+    /// A whole frame.
+    Frame(LinkId, Vec<u8>, Instant),
     Closed(LinkId, String),
     /// The endpoint stopped accepting connections.
     EndpointClosed,
@@ -279,13 +274,14 @@ enum Input {
 
 /// Serves primaries by `config` (failure timeout, restart grace,
 /// acknowledgement level) until the machine promotes, then returns what to
-/// resume ([`Takeover::resume`]). Meanwhile `rt` follows every frame the
-/// standby accepts, so that the program is held materialised and resumes
-/// without a rebuild (a hot standby): build it with the natives the
-/// primary registered. The serving runs as a task of its own (a frame is
-/// acknowledged without waiting for `rt`), so call this inside a tokio
-/// runtime. Listeners recorded at an address of `serve_on` (old, new)
-/// will re-open at the new one.
+/// resume ([`Takeover::resume`]). First `rt` reads what the data directory
+/// holds; then it follows every frame the standby accepts, so that the
+/// program is held materialised and resumes without a rebuild (a hot
+/// standby): build it with the natives the primary registered. The
+/// serving runs as a task of its own (a frame is acknowledged once it is
+/// checked and persisted, without waiting for `rt`), so call this inside
+/// a tokio runtime. Listeners recorded at an address of `serve_on` (old,
+/// new) will re-open at the new one.
 pub async fn stand_by(
     standby: Standby,
     endpoint: quinn::Endpoint,
@@ -293,7 +289,10 @@ pub async fn stand_by(
     serve_on: &[(String, String)],
     rt: &mut Runtime,
 ) -> Result<Takeover, StandbyError> {
-    let (accepted_tx, mut accepted) = mpsc::unbounded_channel::<Accepted>();
+    if standby.epoch() > 0 {
+        follow_store(standby.machine.storage().dir(), standby.epoch(), rt)?;
+    }
+    let (accepted_tx, mut accepted) = mpsc::unbounded_channel::<Vec<u8>>();
     let mut serving = tokio::spawn(serve(standby, endpoint, config, accepted_tx));
     let served = loop {
         tokio::select! {
@@ -317,7 +316,7 @@ async fn serve(
     standby: Standby,
     endpoint: quinn::Endpoint,
     config: StandbyConfig,
-    accepted: mpsc::UnboundedSender<Accepted>,
+    accepted: mpsc::UnboundedSender<Vec<u8>>,
 ) -> Result<Takeover, StandbyError> {
     let Standby {
         mut machine,
@@ -382,22 +381,13 @@ async fn serve(
                     }
                     Input::Bytes(link, at) => machine.handle_bytes(link, at),
                     Input::Control(link, msg, at) => machine.handle_control(link, msg, at),
-                    Input::Frame(link, bytes, decoded, at) => {
+                    Input::Frame(link, bytes, at) => {
                         let held = (machine.runtime_id(), machine.epoch());
-                        let (header, copy) = match decoded.as_ref() {
-                            Ok((h, image)) => (
-                                Some((h.runtime_id, h.epoch)),
-                                (bytes.len() <= INLINE_DECODE_BYTES).then(|| image.clone()),
-                            ),
-                            Err(_) => (None, None),
-                        };
-                        machine.handle_decoded_frame(link, &bytes, *decoded, at);
+                        machine.handle_frame(link, &bytes, at);
+                        let header = frame::decode_header(&bytes).ok();
                         let now = (machine.runtime_id(), machine.epoch());
-                        if now != held && Some(now) == header {
-                            let _ = accepted.send(match copy {
-                                Some(image) => Accepted::Image(Box::new(image)),
-                                None => Accepted::Frame(bytes),
-                            });
+                        if now != held && header.map(|h| (h.runtime_id, h.epoch)) == Some(now) {
+                            let _ = accepted.send(bytes);
                         }
                     }
                     Input::Closed(link, why) => {
@@ -431,11 +421,9 @@ async fn serve(
     metrics.term.store(term, SeqCst);
     metrics.role.store(1, SeqCst);
     let runtime_id = machine.runtime_id();
-    let image = machine.take_image().expect("promotion with an image");
     let store = machine.into_storage().into_store();
     tracing::warn!("the primary went silent; promoting: term {term}, resuming epoch {epoch}");
     Ok(Takeover {
-        image: Some(image),
         term,
         epoch,
         runtime_id,
@@ -503,25 +491,7 @@ async fn serve_link(link: LinkId, incoming: quinn::Incoming, input: mpsc::Unboun
                     loop {
                         match framer.next_bytes() {
                             Ok(Some(frame)) => {
-                                // Decoded here, not on the standby's loop:
-                                // a large image takes long to decode, and
-                                // goes to the blocking pool; a small one
-                                // (the usual delta) is decoded in line, as
-                                // another thread's wake-up costs more.
-                                let (frame, decoded) = if frame.len() <= INLINE_DECODE_BYTES {
-                                    let decoded = Box::new(frame::decode(&frame));
-                                    (frame, decoded)
-                                } else {
-                                    let decoding = tokio::task::spawn_blocking(move || {
-                                        let decoded = Box::new(frame::decode(&frame));
-                                        (frame, decoded)
-                                    });
-                                    match decoding.await {
-                                        Ok(done) => done,
-                                        Err(_) => return "the decoder stopped".to_owned(),
-                                    }
-                                };
-                                let _ = data_input.send(Input::Frame(link, frame, decoded, at));
+                                let _ = data_input.send(Input::Frame(link, frame, at));
                             }
                             Ok(None) => break,
                             Err(e) => return e.to_string(),
@@ -593,34 +563,4 @@ pub fn endpoint(listen: SocketAddr, certs: &Certs) -> Result<quinn::Endpoint, St
 pub fn insecure_endpoint(listen: SocketAddr) -> Result<quinn::Endpoint, StandbyError> {
     let config = replication::insecure::server_config(listen)?;
     Ok(quinn::Endpoint::server(config, listen)?)
-}
-
-/// Moves listeners recorded at an address of `mapping` (old, new) to the
-/// new address: they re-open there when the program resumes.
-pub fn serve_on_addresses(image: &mut Image, mapping: &[(String, String)]) -> usize {
-    use understudy_runtime::image::{Object, UserKindRecord};
-    use understudy_runtime::sched::ResourceKind;
-    if mapping.is_empty() {
-        return 0;
-    }
-    let mut changed = 0;
-    for obj in image.objects.values_mut() {
-        if let Object::UserData {
-            kind:
-                UserKindRecord::Resource {
-                    kind: ResourceKind::Listener,
-                    addr,
-                    ..
-                },
-            ..
-        } = obj
-        {
-            if let Some((_, new)) = mapping.iter().find(|(old, _)| old == addr) {
-                tracing::info!("listener {addr} will serve on {new}");
-                *addr = new.clone();
-                changed += 1;
-            }
-        }
-    }
-    changed
 }

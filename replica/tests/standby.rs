@@ -1,8 +1,8 @@
-//! The standby's frame handling: in-order frames are applied and
-//! persisted; replayed, out-of-order and foreign frames are refused and
-//! change nothing; a restarted standby picks up what its disk holds.
+//! The standby's frame handling: in-order frames are persisted; replayed,
+//! out-of-order, foreign and corrupt frames are refused and change
+//! nothing; a restarted standby picks up where its disk's chain ends.
 
-use understudy_checkpointer::{encode, Compression, Position};
+use understudy_checkpointer::{encode, store, Compression, Position};
 use understudy_replica::Standby;
 use understudy_runtime::image::Image;
 use understudy_runtime::{Config, Runtime};
@@ -23,8 +23,9 @@ fn frame(image: &Image, runtime_id: u64, epoch: u64, parent: u64) -> Vec<u8> {
     )
 }
 
-fn same(a: &Image, b: &Image) -> bool {
-    a.same_heap(b)
+/// Whether the data directory holds the heap `b` describes.
+fn holds(dir: &std::path::Path, b: &Image) -> bool {
+    store::load(dir).unwrap().image.same_heap(b)
 }
 
 #[test]
@@ -41,12 +42,12 @@ fn frames_apply_in_order_and_replays_are_refused() {
     let d3 = rt.checkpoint_delta();
 
     let mut standby = Standby::open(&dir).unwrap();
-    assert!(standby.image().is_none());
+    assert_eq!(standby.epoch(), 0);
     // A delta before any full image is refused.
     assert!(standby.apply_frame(&frame(&d2, 9, 2, 1)).is_err());
     assert_eq!(standby.apply_frame(&frame(&full, 9, 1, 0)), Ok(1));
     assert_eq!(standby.apply_frame(&frame(&d2, 9, 2, 1)), Ok(2));
-    let before = standby.image().unwrap().clone();
+    let before = store::load(&dir).unwrap().image;
     // Replayed, out of order, from another runtime, corrupt: refused.
     assert!(standby.apply_frame(&frame(&d2, 9, 2, 1)).is_err());
     assert!(standby.apply_frame(&frame(&d3, 9, 4, 3)).is_err());
@@ -56,19 +57,16 @@ fn frames_apply_in_order_and_replays_are_refused() {
     corrupt[last] ^= 1;
     assert!(standby.apply_frame(&corrupt).is_err());
     assert_eq!(standby.epoch(), 2);
-    assert!(
-        same(standby.image().unwrap(), &before),
-        "a refused frame changed the image"
-    );
+    assert!(holds(&dir, &before), "a refused frame changed what is held");
     assert_eq!(standby.apply_frame(&frame(&d3, 9, 3, 2)), Ok(3));
     let now = rt.checkpoint();
-    assert!(same(standby.image().unwrap(), &now));
+    assert!(holds(&dir, &now));
     drop(standby);
 
     // A restarted standby holds what its disk holds and continues.
     let mut again = Standby::open(&dir).unwrap();
     assert_eq!(again.epoch(), 3);
-    assert!(same(again.image().unwrap(), &now));
+    assert!(holds(&dir, &now));
     rt.exec(b"t[3] = 'three'", "=c", &[]).unwrap();
     let d4 = rt.checkpoint_delta();
     assert_eq!(again.apply_frame(&frame(&d4, 9, 4, 3)), Ok(4));
@@ -80,8 +78,19 @@ fn frames_apply_in_order_and_replays_are_refused() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// `--serve-on`: a followed program's listener re-opens at the new
+/// address when it takes over.
 #[test]
 fn serve_on_moves_a_listener() {
+    let listener_addr = |image: &Image| {
+        image.objects.values().find_map(|o| match o {
+            understudy_runtime::image::Object::UserData {
+                kind: understudy_runtime::image::UserKindRecord::Resource { addr, .. },
+                ..
+            } => Some(addr.clone()),
+            _ => None,
+        })
+    };
     let mut rt = Runtime::new(Config::default());
     rt.exec(
         b"l = assert(net.listen('127.0.0.1:0')) addr = l:addr()",
@@ -89,24 +98,14 @@ fn serve_on_moves_a_listener() {
         &[],
     )
     .unwrap();
-    let mut image = rt.checkpoint();
-    let old = image
-        .objects
-        .values()
-        .find_map(|o| match o {
-            understudy_runtime::image::Object::UserData {
-                kind: understudy_runtime::image::UserKindRecord::Resource { addr, .. },
-                ..
-            } => Some(addr.clone()),
-            _ => None,
-        })
-        .unwrap();
-    understudy_replica::serve_on_addresses(&mut image, &[(old.clone(), "127.0.0.1:1".to_owned())]);
-    let moved = image.objects.values().any(|o| {
-        matches!(o, understudy_runtime::image::Object::UserData {
-            kind: understudy_runtime::image::UserKindRecord::Resource { addr, .. },
-            ..
-        } if addr == "127.0.0.1:1")
-    });
-    assert!(moved, "listener at {old} not moved");
+    let image = rt.checkpoint();
+    let old = listener_addr(&image).unwrap();
+    let mut follower = Runtime::new(Config::default());
+    follower.follow(&image).unwrap();
+    let moved = follower.move_listeners(&[(old.clone(), "127.0.0.1:1".to_owned())]);
+    assert_eq!(moved, 1, "listener at {old} not moved");
+    assert_eq!(
+        listener_addr(&follower.snapshot()).as_deref(),
+        Some("127.0.0.1:1")
+    );
 }

@@ -200,7 +200,7 @@ async fn standby(cli: Cli) -> anyhow::Result<()> {
         if resumed.hot {
             "hot: the heap was held"
         } else {
-            "rebuilt from the image"
+            "rebuilt from the store"
         }
     );
     let signals = understudy::shutdown::Signals::install();

@@ -95,7 +95,13 @@ pub struct Standby<S: Storage> {
     storage: S,
     config: StandbyConfig,
     term: u64,
+    /// The epoch held (None: nothing yet).
+    epoch: Option<u64>,
+    /// The image of that epoch, for a standby that keeps its own
+    /// ([`Standby::open`]); None for one whose records are kept by a runtime
+    /// following the frames it accepts ([`Standby::open_for_follower`]).
     image: Option<Image>,
+    keeps_image: bool,
     /// Records the image held right after it was last pruned (or
     /// arrived whole): deltas leave garbage behind, and it is pruned once
     /// it has doubled, so pruning costs O(1) per record applied.
@@ -114,11 +120,7 @@ impl<S: Storage> Standby<S> {
     pub fn open(mut storage: S, config: StandbyConfig, now: Instant) -> Result<Self, StorageError> {
         let held = storage.load()?;
         let term = storage.term();
-        let grace = if held.is_some() {
-            config.restart_grace.max(config.failure_timeout)
-        } else {
-            config.failure_timeout
-        };
+        let grace = Self::grace(config, held.is_some());
         let (runtime_id, image) = match held {
             Some((id, image)) => (id, Some(image)),
             None => (0, None),
@@ -127,8 +129,10 @@ impl<S: Storage> Standby<S> {
             storage,
             config,
             term,
+            epoch: image.as_ref().map(|i| i.epoch),
             pruned_len: image.as_ref().map_or(0, |i| i.objects.len()),
             image,
+            keeps_image: true,
             runtime_id,
             promoted: false,
             link: None,
@@ -138,13 +142,62 @@ impl<S: Storage> Standby<S> {
         })
     }
 
+    /// How long the primary has to show itself after the standby opens: a
+    /// standby that holds a program gives a restarting primary the grace.
+    fn grace(config: StandbyConfig, holds: bool) -> Duration {
+        if holds {
+            config.restart_grace.max(config.failure_timeout)
+        } else {
+            config.failure_timeout
+        }
+    }
+
+    /// Opens the standby on what `storage` holds, keeping only where its
+    /// chain ends: the records are kept by a runtime that follows every
+    /// frame the standby accepts (a hot standby), which checks each
+    /// delta's references as it applies it. The standby checks what a
+    /// frame says of itself (checksum, runtime, term, parent epoch), never
+    /// decodes a body, and holds no image: no record is kept twice, and
+    /// nothing is pruned on the acknowledgement path.
+    pub fn open_for_follower(
+        mut storage: S,
+        config: StandbyConfig,
+        now: Instant,
+    ) -> Result<Self, StorageError> {
+        let held = storage.position()?;
+        let (runtime_id, epoch) = held.map_or((0, None), |(id, epoch)| (id, Some(epoch)));
+        let term = storage.term();
+        Ok(Standby {
+            storage,
+            config,
+            term,
+            epoch,
+            image: None,
+            keeps_image: false,
+            pruned_len: 0,
+            runtime_id,
+            promoted: false,
+            link: None,
+            deadline: now + Self::grace(config, epoch.is_some()),
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+        })
+    }
+
     pub fn term(&self) -> u64 {
         self.term
     }
 
-    /// The epoch of the image held (0: none).
+    /// The epoch held (0: none).
     pub fn epoch(&self) -> u64 {
-        self.image.as_ref().map_or(0, |i| i.epoch)
+        self.epoch.unwrap_or(0)
+    }
+
+    /// Whether the standby decodes frames and keeps their image
+    /// ([`Standby::open`]), or leaves the records to a follower
+    /// ([`Standby::open_for_follower`]).
+    pub fn keeps_image(&self) -> bool {
+        self.keeps_image
     }
 
     pub fn runtime_id(&self) -> u64 {
@@ -267,7 +320,18 @@ impl<S: Storage> Standby<S> {
 
     /// A whole frame arrived on the data stream of `link`.
     pub fn handle_frame(&mut self, link: LinkId, bytes: &[u8], now: Instant) {
-        self.handle_decoded_frame(link, bytes, frame::decode(bytes), now);
+        let received = self.receive(bytes);
+        self.handle_received(link, bytes, received, now);
+    }
+
+    /// What the standby needs of a frame: its image decoded if it keeps
+    /// one, else only its header checked (length and checksum too).
+    fn receive(&self, bytes: &[u8]) -> Result<(Header, Option<Image>), FrameError> {
+        if self.keeps_image {
+            frame::decode(bytes).map(|(header, image)| (header, Some(image)))
+        } else {
+            frame::check(bytes).map(|header| (header, None))
+        }
     }
 
     /// [`Standby::handle_frame`] for a driver that decoded the frame
@@ -278,6 +342,17 @@ impl<S: Storage> Standby<S> {
         link: LinkId,
         bytes: &[u8],
         decoded: Result<(Header, Image), FrameError>,
+        now: Instant,
+    ) {
+        let received = decoded.map(|(header, image)| (header, Some(image)));
+        self.handle_received(link, bytes, received, now);
+    }
+
+    fn handle_received(
+        &mut self,
+        link: LinkId,
+        bytes: &[u8],
+        received: Result<(Header, Option<Image>), FrameError>,
         now: Instant,
     ) {
         if !self.is_current(link) {
@@ -292,7 +367,7 @@ impl<S: Storage> Standby<S> {
             self.link = None;
             return self.events.push_back(StandbyEvent::CloseLink(link));
         };
-        match self.hold(bytes, decoded, Some(link_term)) {
+        match self.hold(bytes, received, Some(link_term)) {
             Ok(epoch) => {
                 self.transmits.push_back((
                     link,
@@ -326,10 +401,13 @@ impl<S: Storage> Standby<S> {
     fn hold(
         &mut self,
         bytes: &[u8],
-        decoded: Result<(Header, Image), FrameError>,
+        received: Result<(Header, Option<Image>), FrameError>,
         link_term: Option<u64>,
     ) -> Result<u64, String> {
-        let (header, image) = decoded.map_err(|e| e.to_string())?;
+        let (header, image) = received.map_err(|e| e.to_string())?;
+        if self.keeps_image != image.is_some() {
+            return Err("a frame handed over without its image".into());
+        }
         if let Some(term) = link_term.filter(|t| *t != header.term) {
             return Err(format!(
                 "frame of term {} on a link of term {term}",
@@ -349,11 +427,11 @@ impl<S: Storage> Standby<S> {
                     .append(&header, bytes, self.config.ack)
                     .map_err(|e| e.to_string())?;
                 self.runtime_id = header.runtime_id;
-                self.pruned_len = image.objects.len();
-                self.image = Some(image);
+                self.pruned_len = image.as_ref().map_or(0, |i| i.objects.len());
+                self.image = image;
             }
             Kind::Delta => {
-                let Some(current) = self.image.as_mut() else {
+                let Some(held) = self.epoch else {
                     return Err("a delta before any full image".into());
                 };
                 if header.runtime_id != self.runtime_id {
@@ -362,34 +440,49 @@ impl<S: Storage> Standby<S> {
                         header.runtime_id, self.runtime_id
                     ));
                 }
-                current.check_delta(&image).map_err(|e| e.to_string())?;
+                if header.parent_epoch != held {
+                    return Err(format!(
+                        "delta of epoch {} continues epoch {}, the standby holds epoch {held}",
+                        header.epoch, header.parent_epoch
+                    ));
+                }
+                if let (Some(current), Some(delta)) = (&self.image, &image) {
+                    current.check_delta(delta).map_err(|e| e.to_string())?;
+                }
                 self.storage
                     .append(&header, bytes, self.config.ack)
                     .map_err(|e| e.to_string())?;
-                current
-                    .apply(image)
-                    .expect("a delta that passed its checks applies");
-                if current.objects.len() >= 2 * self.pruned_len.max(MIN_PRUNED) {
-                    current.prune();
-                    self.pruned_len = current.objects.len();
+                if let (Some(current), Some(delta)) = (self.image.as_mut(), image) {
+                    current
+                        .apply(delta)
+                        .expect("a delta that passed its checks applies");
+                    if current.objects.len() >= 2 * self.pruned_len.max(MIN_PRUNED) {
+                        current.prune();
+                        self.pruned_len = current.objects.len();
+                    }
                 }
             }
         }
+        self.epoch = Some(header.epoch);
         Ok(header.epoch)
     }
 
     /// Checks, persists and applies a frame that came outside any link
     /// (its own term is taken as it is); returns its epoch.
     pub fn apply_frame(&mut self, bytes: &[u8]) -> Result<u64, String> {
-        self.hold(bytes, frame::decode(bytes), None)
+        let received = self.receive(bytes);
+        self.hold(bytes, received, None)
     }
 
-    /// Changes the timeouts (a driver that opened the machine early);
-    /// the primary is given `failure_timeout` from `now`, or the restart
-    /// grace from when the machine opened, whichever is later.
+    /// Changes the timeouts (a driver that opened the machine early and
+    /// starts serving at `now`): the primary is given as long from `now` as
+    /// from opening (the restart grace if the standby holds a program,
+    /// else the failure timeout), or what it had, whichever is later.
     pub fn set_config(&mut self, config: StandbyConfig, now: Instant) {
         self.config = config;
-        self.deadline = self.deadline.max(now + config.failure_timeout);
+        self.deadline = self
+            .deadline
+            .max(now + Self::grace(config, self.epoch.is_some()));
     }
 
     /// Takes over now, whatever the primary does: term + 1, persisted.
@@ -403,7 +496,7 @@ impl<S: Storage> Standby<S> {
 
     /// The driver's timer fired (or any time: it is idempotent).
     pub fn handle_timeout(&mut self, now: Instant) {
-        if self.promoted || self.image.is_none() || now < self.deadline {
+        if self.promoted || self.epoch.is_none() || now < self.deadline {
             return;
         }
         let term = match self.promote_now() {
@@ -427,7 +520,7 @@ impl<S: Storage> Standby<S> {
     /// When the primary would be judged dead (None: never, as there is
     /// nothing to take over, or already promoted).
     pub fn poll_timeout(&self) -> Option<Instant> {
-        (!self.promoted && self.image.is_some()).then_some(self.deadline)
+        (!self.promoted && self.epoch.is_some()).then_some(self.deadline)
     }
 
     pub fn poll_transmit(&mut self) -> Option<(LinkId, ToPrimary)> {

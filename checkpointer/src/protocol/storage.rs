@@ -23,6 +23,9 @@ pub trait Storage {
     fn set_term(&mut self, term: u64) -> Result<(), StorageError>;
     /// The image held, with its runtime id (None for a new standby).
     fn load(&mut self) -> Result<Option<(u64, Image)>, StorageError>;
+    /// Where the chain held ends, without building its image: the runtime
+    /// id and the newest epoch (None for a new standby).
+    fn position(&mut self) -> Result<Option<(u64, u64)>, StorageError>;
     /// Stores a frame that was checked to follow what is held; at
     /// `Received` it returns once a crash of this process would keep the
     /// frame, at `Fsynced` once it is on disk.
@@ -67,6 +70,10 @@ impl DirStorage {
 
     /// The checkpoint store, open at the newest frame held: what a
     /// promoted standby's program writes its own checkpoints to.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     pub fn into_store(self) -> Store {
         self.store
     }
@@ -101,6 +108,14 @@ impl Storage for DirStorage {
             Err(store::StoreError::Empty(_)) => Ok(None),
             Err(e) => Err(StorageError(e.to_string())),
         }
+    }
+
+    fn position(&mut self) -> Result<Option<(u64, u64)>, StorageError> {
+        let chain = self.store.chain();
+        if let Some((runtime_id, _)) = chain {
+            self.store.set_runtime_id(runtime_id);
+        }
+        Ok(chain)
     }
 
     fn append(
@@ -153,6 +168,14 @@ impl Storage for MemStorage {
 
     /// Both levels alike: a simulated restart is of the process, which
     /// keeps what was written.
+    fn position(&mut self) -> Result<Option<(u64, u64)>, StorageError> {
+        let header = |bytes: &Vec<u8>| frame::check(bytes).map_err(|e| StorageError(e.to_string()));
+        match (self.frames.first(), self.frames.last()) {
+            (Some(first), Some(last)) => Ok(Some((header(first)?.runtime_id, header(last)?.epoch))),
+            _ => Ok(None),
+        }
+    }
+
     fn append(&mut self, header: &Header, frame: &[u8], _: AckLevel) -> Result<(), StorageError> {
         if header.kind == Kind::Full {
             self.frames.clear();
