@@ -202,6 +202,71 @@ fn a_torn_log_tail_loads_at_the_epoch_before_it() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// The replay hands frames over in chain order while the next ones are
+/// decoded ahead: a visitor's error stops it with that error, and a
+/// damaged frame in the middle of a long log stops it quietly at the epoch
+/// before, with nothing of what follows visited (and no hang while the
+/// decoder is ahead).
+#[test]
+fn a_replay_stops_where_the_visitor_or_a_damaged_frame_says() {
+    let dir = temp_dir("replay-stops");
+    let mut rt = Runtime::new(Config::default());
+    rt.exec(b"x = 0", "=setup", &[]).unwrap();
+    let mut store = Store::open(&dir, 1).unwrap();
+    store.write(&rt.checkpoint()).unwrap();
+    for i in 1..=20 {
+        rt.exec(format!("x = {i}").as_bytes(), "=set", &[]).unwrap();
+        store.write(&rt.checkpoint_delta()).unwrap();
+    }
+    drop(store);
+    let mut seen = Vec::new();
+    let replayed = store::replay(&dir, &mut |info, image| {
+        assert_eq!(info.header.epoch, image.epoch);
+        seen.push(image.epoch);
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(seen, (1..=21).collect::<Vec<u64>>());
+    assert_eq!(replayed.epoch, 21);
+
+    let mut visited = 0;
+    let failed = store::replay(&dir, &mut |_, _| {
+        visited += 1;
+        if visited == 4 {
+            return Err(understudy::runtime::image::ImageError::Invalid(
+                "told to stop".into(),
+            ));
+        }
+        Ok(())
+    });
+    assert!(failed.unwrap_err().to_string().contains("told to stop"));
+    assert_eq!(visited, 4);
+
+    // Flip a byte inside the body of the 6th delta.
+    let log = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().starts_with("deltas-"))
+        .unwrap()
+        .path();
+    let (frames, _) = store::read_frames(&log).unwrap();
+    let sixth = &frames[5].0;
+    let mut bytes = std::fs::read(&log).unwrap();
+    let at = (sixth.offset + sixth.bytes - 1) as usize;
+    bytes[at] ^= 0xff;
+    std::fs::write(&log, &bytes).unwrap();
+    let mut seen = Vec::new();
+    let replayed = store::replay(&dir, &mut |_, image| {
+        seen.push(image.epoch);
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(seen, (1..=6).collect::<Vec<u64>>());
+    assert_eq!(replayed.epoch, 6);
+    assert!(replayed.stopped_at.is_some());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// A program whose every epoch rewrites a large table, so that writes
 /// are long enough for kills to land inside them.
 const BUSY: &str = r#"

@@ -743,10 +743,10 @@ pub struct Replayed {
 
 /// Goes through the store's chain in order, one frame at a time: the base
 /// (a full image), then every delta of the log that continues it, each
-/// handed to `visit` and dropped before the next is decoded. Stops
+/// handed to `visit` (the next deltas are decoded meanwhile). Stops
 /// quietly at a torn or foreign frame (`stopped_at` says why); an error of
-/// `visit` stops it with that error. O(base + log), with one decoded
-/// frame in memory at a time.
+/// `visit` stops it with that error. O(base + log), with the base or at
+/// most three deltas decoded in memory at a time.
 pub fn replay(
     dir: &Path,
     visit: &mut dyn FnMut(&FrameInfo, Image) -> Result<(), ImageError>,
@@ -794,37 +794,56 @@ pub fn replay(
     }
     // Read, not mapped: a store opened after a torn write cuts its log.
     let log = fs::read(&log_path).map_err(io(&log_path))?;
-    let mut offset = 0usize;
-    while offset < log.len() {
-        let (header, delta, used) = match frame::decode_prefix(&log[offset..]) {
-            Ok(decoded) => decoded,
-            Err(e) => {
-                replayed.stopped_at = Some(format!("byte {offset}: {e}"));
+    // The next delta is decoded on a thread of its own while `visit`
+    // takes the one before (decoding is a third of the replay's work).
+    // Bounded: at most two decoded frames wait.
+    std::thread::scope(|scope| -> Result<(), StoreError> {
+        let (decoded_tx, decoded) = std::sync::mpsc::sync_channel(2);
+        let log = &log;
+        scope.spawn(move || {
+            let mut offset = 0usize;
+            while offset < log.len() {
+                let result = frame::decode_prefix(&log[offset..]);
+                let used = result.as_ref().map_or(0, |(_, _, used)| *used);
+                let failed = result.is_err();
+                if decoded_tx.send((offset, result)).is_err() || failed {
+                    return;
+                }
+                offset += used;
+            }
+        });
+        for (offset, result) in decoded {
+            let (header, delta, used) = match result {
+                Ok(decoded) => decoded,
+                Err(e) => {
+                    replayed.stopped_at = Some(format!("byte {offset}: {e}"));
+                    break;
+                }
+            };
+            if header.parent_epoch != replayed.epoch || header.kind != Kind::Delta {
+                replayed.stopped_at = Some(format!(
+                    "byte {offset}: {}",
+                    FrameError::WrongParent {
+                        expected: replayed.epoch,
+                        found: header.parent_epoch
+                    }
+                ));
                 break;
             }
-        };
-        if header.parent_epoch != replayed.epoch || header.kind != Kind::Delta {
-            replayed.stopped_at = Some(format!(
-                "byte {offset}: {}",
-                FrameError::WrongParent {
-                    expected: replayed.epoch,
-                    found: header.parent_epoch
-                }
-            ));
-            break;
+            let info = FrameInfo {
+                header,
+                file: log_path.clone(),
+                offset: offset as u64,
+                bytes: used as u64,
+            };
+            visit(&info, delta)?;
+            replayed.epoch = header.epoch;
+            replayed.term = header.term;
+            replayed.frames.push(info);
         }
-        let info = FrameInfo {
-            header,
-            file: log_path.clone(),
-            offset: offset as u64,
-            bytes: used as u64,
-        };
-        visit(&info, delta)?;
-        replayed.epoch = header.epoch;
-        replayed.term = header.term;
-        replayed.frames.push(info);
-        offset += used;
-    }
+        // Dropping `decoded` here ends the decoder if it is still ahead.
+        Ok(())
+    })?;
     tracing::debug!("log visited at {:?}", started.elapsed());
     Ok(replayed)
 }
