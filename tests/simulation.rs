@@ -20,7 +20,10 @@
 //! - no promotion while the serving primary's bytes keep arriving within
 //!   the failure timeout;
 //! - the standby's image equals the full image the primary took at that
-//!   epoch;
+//!   epoch (on even seeds the standby is hot, as `understudy-replica` is:
+//!   its machine keeps only the chain's position and a runtime follows
+//!   every frame it accepts; there the followed heap is compared, and the
+//!   promoted program is that runtime);
 //! - the reliable data stream never fails to frame.
 //!
 //! and at the end, after a quiet second with no faults, that the standby
@@ -155,9 +158,65 @@ struct Server {
     want_full: bool,
 }
 
+/// A hot standby's program: a runtime following every frame its
+/// machine accepts, with the natives' queues it serves with once
+/// promoted.
+struct Follower {
+    rt: Runtime,
+    requests: Rc<RefCell<VecDeque<Request>>>,
+    replies: Rc<RefCell<Vec<(i64, String)>>>,
+    /// The (runtime, epoch) of the last frame followed.
+    held: Option<(u64, u64)>,
+}
+
+impl Follower {
+    /// Follows the frame `standby` just accepted, if it did.
+    fn follow_accepted(&mut self, standby: &Standby<MemStorage>) -> Result<(), String> {
+        let held = (standby.runtime_id(), standby.epoch());
+        if standby.epoch() == 0 || self.held == Some(held) {
+            return Ok(());
+        }
+        let bytes = standby.storage().frames.last().expect("an accepted frame");
+        self.follow(bytes)
+            .map_err(|e| format!("could not follow a frame its machine accepted: {e}"))?;
+        if self.held != Some(held) {
+            return Err(format!("holds {:?}, its machine {held:?}", self.held));
+        }
+        Ok(())
+    }
+
+    /// A runtime that followed every frame of `storage`, in order.
+    fn replaying(storage: &MemStorage) -> Result<Follower, String> {
+        let requests: Rc<RefCell<VecDeque<Request>>> = Rc::default();
+        let replies: Rc<RefCell<Vec<(i64, String)>>> = Rc::default();
+        let mut follower = Follower {
+            rt: program_runtime(&requests, &replies),
+            requests,
+            replies,
+            held: None,
+        };
+        for bytes in &storage.frames {
+            follower.follow(bytes)?;
+        }
+        Ok(follower)
+    }
+
+    fn follow(&mut self, bytes: &[u8]) -> Result<(), String> {
+        let (header, image) =
+            understudy_checkpointer::frame::decode(bytes).map_err(|e| e.to_string())?;
+        self.rt
+            .follow(&image)
+            .map_err(|e| format!("epoch {}: {e}", header.epoch))?;
+        self.held = Some((header.runtime_id, header.epoch));
+        Ok(())
+    }
+}
+
 struct Node {
     alive: bool,
     standby: Option<Standby<MemStorage>>,
+    /// The hot standby's program (even seeds).
+    follower: Option<Follower>,
     /// A crashed standby's storage, as it was durable.
     disk: Option<MemStorage>,
     restart_at: Option<Instant>,
@@ -326,6 +385,7 @@ impl Sim {
             restart_at: None,
             server: Some(server),
             term: 0,
+            follower: None,
         });
         sim.add_standby_node();
         // The first image, as `run` takes it when protection starts.
@@ -335,12 +395,44 @@ impl Sim {
         sim
     }
 
+    /// Whether the standbys of this seed are hot (`understudy-replica`'s
+    /// way) or keep an image of their own in the machine.
+    fn hot(&self) -> bool {
+        self.seed.is_multiple_of(2)
+    }
+
+    /// A standby on `storage`, with its follower if the seed's are hot.
+    fn open_standby(
+        &self,
+        storage: MemStorage,
+        now: Instant,
+    ) -> Result<(Standby<MemStorage>, Option<Follower>), String> {
+        if !self.hot() {
+            let standby =
+                Standby::open(storage, self.standby_config(), now).map_err(|e| e.to_string())?;
+            return Ok((standby, None));
+        }
+        let follower = Follower::replaying(&storage)?;
+        let standby = Standby::open_for_follower(storage, self.standby_config(), now)
+            .map_err(|e| e.to_string())?;
+        if follower.held.map(|(_, e)| e).unwrap_or(0) != standby.epoch() {
+            return Err(format!(
+                "the follower replayed to {:?}, the machine holds epoch {}",
+                follower.held,
+                standby.epoch()
+            ));
+        }
+        Ok((standby, Some(follower)))
+    }
+
     fn add_standby_node(&mut self) -> usize {
-        let standby = Standby::open(MemStorage::default(), self.standby_config(), self.now)
+        let (standby, follower) = self
+            .open_standby(MemStorage::default(), self.now)
             .expect("an empty standby opens");
         self.nodes.push(Node {
             alive: true,
             standby: Some(standby),
+            follower,
             disk: None,
             restart_at: None,
             server: None,
@@ -461,6 +553,7 @@ impl Sim {
             if let Some(&n) = standbys.first() {
                 let disk = self.nodes[n].standby.take().unwrap().storage().clone();
                 self.nodes[n].disk = Some(disk);
+                self.nodes[n].follower = None;
                 self.nodes[n].alive = false;
                 let back = self
                     .rng
@@ -498,6 +591,7 @@ impl Sim {
         if let Some(s) = self.nodes[n].standby.take() {
             self.nodes[n].disk = Some(s.storage().clone());
         }
+        self.nodes[n].follower = None;
         self.drop_conns_of(n);
     }
 
@@ -538,7 +632,8 @@ impl Sim {
         let Some(target) = self.conns.get(&conn).map(|c| c.standby) else {
             return;
         };
-        let Some(standby) = self.nodes[target].standby.as_mut() else {
+        let node = &mut self.nodes[target];
+        let Some(standby) = node.standby.as_mut() else {
             return;
         };
         let before = standby.epoch();
@@ -548,6 +643,11 @@ impl Sim {
                 "a replayed frame of epoch {} took the standby back from {before}",
                 image.epoch
             ));
+        }
+        if let Some(f) = node.follower.as_mut() {
+            if let Err(e) = f.follow_accepted(standby) {
+                at.fail(format!("node {target}'s follower {e}"));
+            }
         }
     }
 
@@ -621,7 +721,8 @@ impl Sim {
             }
             // At the standby.
             let serving = self.serving();
-            if let Some(standby) = self.nodes[sb].standby.as_mut() {
+            let node = &mut self.nodes[sb];
+            if let Some(standby) = node.standby.as_mut() {
                 if first_contact {
                     standby.handle_connected(id, now);
                 }
@@ -653,7 +754,14 @@ impl Sim {
                     c.framer.push(&chunk);
                     loop {
                         match c.framer.next_bytes() {
-                            Ok(Some(frame)) => standby.handle_frame(id, &frame, now),
+                            Ok(Some(frame)) => {
+                                standby.handle_frame(id, &frame, now);
+                                if let Some(f) = node.follower.as_mut() {
+                                    if let Err(e) = f.follow_accepted(standby) {
+                                        at.fail(format!("node {sb}'s follower {e}"));
+                                    }
+                                }
+                            }
                             Ok(None) => break,
                             Err(e) => {
                                 let e = e.to_string();
@@ -714,8 +822,11 @@ impl Sim {
             // A crashed standby comes back from its disk.
             if !self.nodes[n].alive && self.nodes[n].restart_at.is_some_and(|t| now >= t) {
                 let disk = self.nodes[n].disk.take().unwrap_or_default();
-                match Standby::open(disk, self.standby_config(), now) {
-                    Ok(s) => self.nodes[n].standby = Some(s),
+                match self.open_standby(disk, now) {
+                    Ok((s, follower)) => {
+                        self.nodes[n].standby = Some(s);
+                        self.nodes[n].follower = follower;
+                    }
                     Err(e) => self.fail(format!("a standby's storage does not reopen: {e}")),
                 }
                 self.nodes[n].alive = true;
@@ -995,15 +1106,31 @@ impl Sim {
             }
         }
         self.failovers += 1;
-        let standby = self.nodes[n].standby.as_mut().unwrap();
-        let image = standby.image().cloned().expect("promotion with an image");
-        assert_eq!(image.epoch, epoch);
-        let requests: Rc<RefCell<VecDeque<Request>>> = Rc::default();
-        let replies: Rc<RefCell<Vec<(i64, String)>>> = Rc::default();
-        let mut rt = program_runtime(&requests, &replies);
-        if let Err(e) = rt.restore(&image) {
-            self.fail(format!("the promoted image does not restore: {e}"));
-        }
+        let (rt, requests, replies) = match self.nodes[n].follower.take() {
+            // A hot standby: the followed program is taken over.
+            Some(mut f) => {
+                if f.rt.following() != Some(epoch) {
+                    self.fail(format!(
+                        "node {n} promoted at epoch {epoch}, its follower holds {:?}",
+                        f.rt.following()
+                    ));
+                }
+                f.rt.take_over();
+                (f.rt, f.requests, f.replies)
+            }
+            None => {
+                let standby = self.nodes[n].standby.as_mut().unwrap();
+                let image = standby.image().cloned().expect("promotion with an image");
+                assert_eq!(image.epoch, epoch);
+                let requests: Rc<RefCell<VecDeque<Request>>> = Rc::default();
+                let replies: Rc<RefCell<Vec<(i64, String)>>> = Rc::default();
+                let mut rt = program_runtime(&requests, &replies);
+                if let Err(e) = rt.restore(&image) {
+                    self.fail(format!("the promoted image does not restore: {e}"));
+                }
+                (rt, requests, replies)
+            }
+        };
         let next = self.add_standby_node();
         let mut server = Server::with(
             rt,
@@ -1071,17 +1198,33 @@ impl Sim {
             let Some(standby) = self.nodes[t].standby.as_ref() else {
                 continue;
             };
-            let Some(image) = standby.image() else {
-                continue;
-            };
-            if standby.runtime_id() != s.runtime_id {
+            if standby.runtime_id() != s.runtime_id || standby.epoch() == 0 {
                 continue;
             }
-            let held = (standby.runtime_id(), image.epoch);
+            let held = (standby.runtime_id(), standby.epoch());
             if self.compared.get(&t) == Some(&held) {
                 continue;
             }
+            // What the standby holds: the machine's image, or the heap its
+            // follower keeps.
+            let node = &mut self.nodes[t];
+            let image = match (
+                node.standby.as_ref().and_then(|s| s.image()),
+                node.follower.as_mut(),
+            ) {
+                (Some(image), _) => image.clone(),
+                (None, Some(f)) => {
+                    // A snapshot of a runtime carries no epoch: it holds
+                    // the one it followed last.
+                    let mut image = f.rt.snapshot();
+                    image.epoch = f.held.map_or(0, |(_, epoch)| epoch);
+                    image
+                }
+                (None, None) => continue,
+            };
             self.compared.insert(t, held);
+            let image = &image;
+            let s = self.nodes[n].server.as_ref().unwrap();
             match s.snapshots.get(&image.epoch) {
                 Some(snap) if snap.same_heap(image) => {}
                 Some(snap) => {
