@@ -1205,25 +1205,28 @@ impl Sim {
             if self.compared.get(&t) == Some(&held) {
                 continue;
             }
-            // What the standby holds: the machine's image, or the heap its
-            // follower keeps.
-            let node = &mut self.nodes[t];
-            let image = match (
-                node.standby.as_ref().and_then(|s| s.image()),
-                node.follower.as_mut(),
-            ) {
-                (Some(image), _) => image.clone(),
-                (None, Some(f)) => {
-                    // A snapshot of a runtime carries no epoch: it holds
-                    // the one it followed last.
+            // What the standby holds: the machine's image, or (hot) the
+            // heap its follower keeps. A snapshot of a runtime carries no
+            // epoch: it holds the one it followed last.
+            let cold = standby.image().is_some();
+            let followed = match self.nodes[t].follower.as_mut() {
+                Some(f) if !cold => {
                     let mut image = f.rt.snapshot();
                     image.epoch = f.held.map_or(0, |(_, epoch)| epoch);
-                    image
+                    Some(image)
                 }
-                (None, None) => continue,
+                _ => None,
+            };
+            let node = &self.nodes[t];
+            let Some(image) = node
+                .standby
+                .as_ref()
+                .and_then(|s| s.image())
+                .or(followed.as_ref())
+            else {
+                continue;
             };
             self.compared.insert(t, held);
-            let image = &image;
             let s = self.nodes[n].server.as_ref().unwrap();
             match s.snapshots.get(&image.epoch) {
                 Some(snap) if snap.same_heap(image) => {}
