@@ -8,11 +8,11 @@
 //! DIR/stats.log           one line per checkpoint: epoch kind pause records bytes
 //! ```
 //!
-//! Compaction runs in the background once the log has grown past the
+//! Compaction runs in the background once the log has grown to half the
 //! base (and [`COMPACT_MIN_LOG`]): a thread builds `base-<E>.ckpt` from
 //! the base and the log up to epoch E while deltas go on being appended;
 //! then the writer copies the deltas after E into `deltas-<E>.log` and
-//! switches the manifest. Loading costs at most about twice the base.
+//! switches the manifest. Loading costs about one and a half bases.
 //!
 //! Crash safety: a delta is appended and fsynced (or, with
 //! [`Store::write_frame_batched`], fsynced in batches soon after); a torn
@@ -164,7 +164,7 @@ fn sync_dir(dir: &Path) -> Result<(), StoreError> {
 }
 
 /// A log shorter than this is never compacted (replaying it is cheap).
-pub const COMPACT_MIN_LOG: u64 = 16 << 20;
+pub const COMPACT_MIN_LOG: u64 = 8 << 20;
 
 /// A checkpoint store being written.
 pub struct Store {
@@ -195,6 +195,7 @@ struct Compaction {
     epoch: u64,
     log: String,
     offset: u64,
+    started: std::time::Instant,
     done: std::sync::mpsc::Receiver<Result<(String, u64), StoreError>>,
 }
 
@@ -410,9 +411,12 @@ impl Store {
                 Err(std::sync::mpsc::TryRecvError::Disconnected) => {}
             }
         }
+        // Half the base: a resume reads the base and then replays the
+        // log, so the log (and what it grows by while a compaction runs)
+        // costs it at most about half again the base's time.
         let due = self
             .compact_min_log
-            .is_some_and(|min| self.log_bytes >= min.max(self.base_bytes));
+            .is_some_and(|min| self.log_bytes >= min.max(self.base_bytes / 2));
         let Some((log, _)) = self.log.as_ref().filter(|_| due) else {
             return;
         };
@@ -438,14 +442,22 @@ impl Store {
             epoch: self.epoch,
             log: log.clone(),
             offset: self.log_bytes,
+            started: std::time::Instant::now(),
             done: rx,
         });
     }
 
     fn finish(&mut self, c: Compaction, result: Result<(String, u64), StoreError>) {
-        let switched = result.and_then(|(base, bytes)| self.switch_to(c, base, bytes));
-        if let Err(e) = switched {
-            tracing::warn!("{}: compaction failed: {e}", self.dir.display());
+        let (epoch, folded, took) = (c.epoch, c.offset, c.started.elapsed());
+        match result.and_then(|(base, bytes)| self.switch_to(c, base, bytes)) {
+            Ok(false) => {}
+            Ok(true) => tracing::info!(
+                "{}: compacted to epoch {epoch} in {:.1} s ({folded} bytes of log folded into a base of {} bytes)",
+                self.dir.display(),
+                took.as_secs_f64(),
+                self.base_bytes
+            ),
+            Err(e) => tracing::warn!("{}: compaction failed: {e}", self.dir.display()),
         }
     }
 
@@ -466,19 +478,20 @@ impl Store {
         c: Compaction,
         base: String,
         base_bytes: u64,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let current = self.log.as_ref().map(|(name, _)| name.clone());
         if current.as_deref() != Some(c.log.as_str()) {
             // A full image replaced the base meanwhile: this one is stale.
             let _ = fs::remove_file(self.dir.join(&base));
-            return Ok(());
+            return Ok(false);
         }
         let old_path = self.dir.join(&c.log);
         let tail = {
             let bytes = fs::read(&old_path).map_err(io(&old_path))?;
             bytes[c.offset as usize..].to_vec()
         };
-        self.start_log(base, base_bytes, c.epoch, &tail)
+        self.start_log(base, base_bytes, c.epoch, &tail)?;
+        Ok(true)
     }
 
     fn write_base(&mut self, epoch: u64, frame: &[u8]) -> Result<(), StoreError> {
